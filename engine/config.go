@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"sio/loop"
+)
+
+// Config configures an Engine.IO server. Zero values take Node engine.io's defaults.
+type Config struct {
+	Path              string        // default "/engine.io/"; Socket.IO uses "/socket.io/"
+	PingInterval      time.Duration // default 25s
+	PingTimeout       time.Duration // default 20s
+	UpgradeTimeout    time.Duration // default 10s
+	CloseTimeout      time.Duration // polling: how long a server close waits for a GET; default 30s
+	MaxHTTPBufferSize int64         // maxPayload; default 1e6
+	// Transports allowed; default polling and websocket.
+	Transports []string
+	// DisableUpgrades advertises no upgrades (allowUpgrades: false).
+	DisableUpgrades bool
+	// MaxPayloadPackets caps the packets in one polling POST; default 10000.
+	MaxPayloadPackets int
+	// MaxBufferedBytes caps the bytes a polling session buffers for its next
+	// GET; beyond it the session is closed as a slow consumer. Default 16 MiB.
+	MaxBufferedBytes int
+	// CORS is off when nil.
+	CORS *CORS
+	// AllowRequest, if set, vets every handshake (requests without sid). A
+	// non-nil error refuses it with 403 {"code":4,"message":err.Error()}.
+	// It runs on an event loop and must not block.
+	AllowRequest func(r *loop.Request) error
+	// Fallback serves requests outside Path; nil answers 404.
+	Fallback func(c *loop.Conn, r *loop.Request)
+}
+
+// ErrForbidden is the default AllowRequest refusal.
+var ErrForbidden = errors.New("Forbidden")
+
+func (c *Config) setDefaults() {
+	if c.Path == "" {
+		c.Path = "/engine.io/"
+	}
+	if !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = 10 * time.Second
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 30 * time.Second
+	}
+	if c.MaxHTTPBufferSize <= 0 {
+		c.MaxHTTPBufferSize = 1e6
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = []string{"polling", "websocket"}
+	}
+	if c.MaxPayloadPackets <= 0 {
+		c.MaxPayloadPackets = 10000
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 16 << 20
+	}
+}
+
+func (c *Config) allows(transport string) bool {
+	for _, t := range c.Transports {
+		if t == transport {
+			return true
+		}
+	}
+	return false
+}

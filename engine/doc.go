@@ -1,0 +1,12 @@
+// Package engine implements the Engine.IO v4 server: sessions over HTTP
+// long-polling and WebSocket, the upgrade between them, server-side
+// heartbeats, CORS and every error answer of Node's engine.io 6.
+//
+// Every session is owned by one event loop (package loop): its state is only
+// touched there. Requests for it that arrive on another loop are posted to the
+// owner, and answers are posted back to the connection's loop. When a polling
+// session upgrades, ownership moves to the WebSocket connection's loop.
+// Session.Send and Session.Close are safe from any goroutine.
+//
+// engine must not import gnet: all socket work goes through package loop.
+package engine

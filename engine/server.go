@@ -1,0 +1,605 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+
+	"sio/codec"
+	"sio/loop"
+)
+
+// Server is an Engine.IO v4 server. It is a loop.Handler.
+type Server struct {
+	cfg      Config
+	loopOpts loop.Options
+	ls       *loop.Server
+	sessions sessionMap
+
+	onConnection func(s *Session, r *loop.Request)
+
+	mu       sync.Mutex
+	closing  bool
+	stats    serverStats
+	upgrades []string
+}
+
+type serverStats struct {
+	handshakes atomic.Int64
+	upgrades   atomic.Int64
+	closedMu   sync.Mutex
+	closed     map[Reason]int64
+}
+
+// NewServer builds an Engine.IO server that listens with opts. The loop's
+// body and message caps follow cfg.MaxHTTPBufferSize.
+func NewServer(cfg Config, opts loop.Options) *Server {
+	cfg.setDefaults()
+	opts.MaxBodyBytes = cfg.MaxHTTPBufferSize
+	opts.MaxMessageBytes = cfg.MaxHTTPBufferSize
+	s := &Server{cfg: cfg}
+	s.ls = loop.NewServer(s, opts)
+	s.loopOpts = s.ls.Options()
+	s.upgrades = []string{}
+	if !cfg.DisableUpgrades && cfg.allows("websocket") && cfg.allows("polling") {
+		s.upgrades = []string{"websocket"}
+	}
+	s.stats.closed = make(map[Reason]int64)
+	return s
+}
+
+// OnConnection sets the callback for new sessions. It runs on the session's
+// loop; r is the handshake request, borrowed until it returns. Set callbacks
+// on the session there.
+func (s *Server) OnConnection(fn func(s *Session, r *loop.Request)) { s.onConnection = fn }
+
+// Serve runs the server until Close.
+func (s *Server) Serve() error { return s.ls.Serve() }
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.ls.Ready() }
+
+// Loop returns the underlying loop server (address, stats).
+func (s *Server) Loop() *loop.Server { return s.ls }
+
+// Config returns the effective configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Close closes every session with reason "server shutting down" and stops the
+// server. ctx bounds the wait.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	s.sessions.each(func(ss *Session) {
+		wg.Add(1)
+		ss.owner.Load().Post(loop.TaskFunc(func() {
+			defer wg.Done()
+			ss.exec(ss.owner.Load(), func() { ss.close(ReasonShutdown, true) })
+		}))
+	})
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return s.ls.Stop(ctx)
+}
+
+// Count is the number of open sessions.
+func (s *Server) Count() int { return s.sessions.len() }
+
+// Stats is a snapshot of session counters.
+type Stats struct {
+	Sessions   int
+	Handshakes int64
+	Upgrades   int64
+	Closed     map[Reason]int64
+	Conn       loop.Stats
+}
+
+// Stats returns the counters. Safe from any goroutine.
+func (s *Server) Stats() Stats {
+	st := Stats{Sessions: s.Count(), Handshakes: s.stats.handshakes.Load(),
+		Upgrades: s.stats.upgrades.Load(), Closed: map[Reason]int64{}, Conn: s.ls.Stats()}
+	s.stats.closedMu.Lock()
+	for k, v := range s.stats.closed {
+		st.Closed[k] = v
+	}
+	s.stats.closedMu.Unlock()
+	return st
+}
+
+func (s *Server) closed(r Reason) {
+	s.stats.closedMu.Lock()
+	s.stats.closed[r]++
+	s.stats.closedMu.Unlock()
+}
+
+// --- loop.Handler ---------------------------------------------------------
+
+// ServeHTTP routes a request (on the connection's loop).
+func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
+	if !bytes.HasPrefix(r.Path, []byte(s.cfg.Path)) {
+		if s.cfg.Fallback != nil {
+			s.cfg.Fallback(c, r)
+			return
+		}
+		c.Respond(&loop.Response{Status: 404, ContentType: "text/plain; charset=utf-8", Body: []byte("Not Found")})
+		return
+	}
+	var extra []byte
+	if s.cfg.CORS != nil {
+		if string(r.Method) == "OPTIONS" && !r.Upgrade {
+			s.cfg.CORS.preflight(c, r)
+			return
+		}
+		extra = s.cfg.CORS.appendHeaders(nil, r)
+	}
+	transportB, _ := codec.QueryValue(r.RawQuery, "transport")
+	upgrade := r.Upgrade && string(r.Method) == "GET" && string(transportB) == "websocket"
+
+	// Node's verification order: transport, Origin, sid, then method,
+	// Upgrade, allowRequest, and EIO at the handshake.
+	if !s.cfg.allows(string(transportB)) {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownTransport, "")
+		return
+	}
+	if invalidHeaderChars(r.Origin) {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
+		return
+	}
+	sid, hasSID := codec.QueryValue(r.RawQuery, "sid")
+	if hasSID {
+		ss := s.sessions.get(sid)
+		if ss == nil {
+			s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownSID, "")
+			return
+		}
+		isWS := string(transportB) == "websocket"
+		if !upgrade && (isWS || ss.upgraded.Load()) {
+			s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
+			return
+		}
+		if upgrade {
+			if !isWS {
+				s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
+				return
+			}
+			s.probeUpgrade(c, r, ss)
+			return
+		}
+		s.servePolling(c, r, ss, extra)
+		return
+	}
+	if string(r.Method) != "GET" {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeBadHandshakeMethod, "")
+		return
+	}
+	if string(transportB) == "websocket" && !upgrade {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
+		return
+	}
+	if upgrade && s.cfg.CORS != nil && s.cfg.CORS.CheckWebSocketOrigin && len(r.Origin) > 0 && !s.cfg.CORS.allowed(r.Origin) {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeForbidden, "")
+		return
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			s.refuse(c, r, upgrade, extra, codec.ErrCodeForbidden, err.Error())
+			return
+		}
+	}
+	if eio, _ := codec.QueryValue(r.RawQuery, "EIO"); string(eio) != "4" {
+		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnsupportedProtocol, "")
+		return
+	}
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		c.Respond(&loop.Response{Status: 503, Extra: append(extra, "Retry-After: 1\r\n"...), Close: true})
+		return
+	}
+	s.handshake(c, r, upgrade, extra)
+}
+
+// refuse answers an Engine.IO error: JSON over plain HTTP, or the raw
+// text/html answer Node writes on an upgrade request before destroying it.
+func (s *Server) refuse(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte, code int, msg string) {
+	if msg == "" {
+		msg = codec.ErrorMessages[code]
+	}
+	status := 400
+	if code == codec.ErrCodeForbidden {
+		status = 403
+	}
+	if upgrade {
+		c.Respond(&loop.Response{Status: status, ContentType: "text/html", Body: []byte(msg), Close: true})
+		return
+	}
+	c.Respond(&loop.Response{Status: status, ContentType: "application/json", Extra: extra,
+		Body: codec.AppendErrorJSON(nil, code, msg)})
+}
+
+func invalidHeaderChars(v []byte) bool {
+	for _, c := range v {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte) {
+	l := c.Loop()
+	ss := &Session{srv: s, id: NewID()}
+	ss.owner.Store(l)
+	ss.upgradeTimer.Init(l, nil)
+	ss.closeTimer.Init(l, nil)
+	upgrades := s.upgrades
+	if upgrade {
+		if !c.AcceptWebSocket(r) {
+			return
+		}
+		ss.transport = transportWebSocket
+		ss.ws = c
+		ss.upgraded.Store(true)
+		upgrades = []string{}
+		c.SetContext(ss)
+	}
+	s.sessions.put(ss)
+	s.stats.handshakes.Add(1)
+	open := codec.AppendHandshake([]byte{'0'}, ss.id, upgrades,
+		s.cfg.PingInterval.Milliseconds(), s.cfg.PingTimeout.Milliseconds(), s.cfg.MaxHTTPBufferSize)
+	if upgrade {
+		c.WriteFrame(ws.OpText, open, nil)
+	} else {
+		c.SetContext(ss)
+		c.Respond(&loop.Response{Status: 200, ContentType: "text/plain; charset=UTF-8",
+			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: open})
+	}
+	ss.startHeartbeat()
+	if s.onConnection != nil {
+		s.onConnection(ss, r)
+	}
+}
+
+// --- polling --------------------------------------------------------------
+
+func (s *Server) servePolling(c *loop.Conn, r *loop.Request, ss *Session, extra []byte) {
+	method := string(r.Method)
+	switch method {
+	case "GET":
+		c.SetContext(ss)
+		ss.exec(c.Loop(), func() { ss.onPollGET(c, extra) })
+	case "POST":
+		c.SetContext(ss)
+		if r.BodyTooLarge {
+			ss.exec(c.Loop(), func() { ss.onPollPOST(c, nil, extra, postTooLarge) })
+			return
+		}
+		kind := postOK
+		if codec.EqualFold(r.ContentType, "application/octet-stream") {
+			kind = postBinary
+		}
+		body := r.Body
+		if ss.owner.Load() != c.Loop() {
+			body = append([]byte(nil), body...) // the borrowed body does not survive the hop
+		}
+		ss.exec(c.Loop(), func() { ss.onPollPOST(c, body, extra, kind) })
+	default:
+		c.Respond(&loop.Response{Status: 500, Extra: extra})
+	}
+}
+
+func (ss *Session) unknown(c *loop.Conn, extra []byte) {
+	respondOn(ss.owner.Load(), c, &loop.Response{Status: 400, ContentType: "application/json", Extra: extra,
+		Body: codec.AppendErrorJSON(nil, codec.ErrCodeUnknownSID, codec.ErrorMessages[codec.ErrCodeUnknownSID])})
+}
+
+func (ss *Session) badRequest(c *loop.Conn, extra []byte) {
+	respondOn(ss.owner.Load(), c, &loop.Response{Status: 400, ContentType: "application/json", Extra: extra,
+		Body: codec.AppendErrorJSON(nil, codec.ErrCodeBadRequest, codec.ErrorMessages[codec.ErrCodeBadRequest])})
+}
+
+func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
+	cur := ss.owner.Load()
+	if ss.straggler {
+		ss.straggler = false
+		ss.closeTimer.Stop()
+		ss.srv.sessions.del(ss)
+		respondOn(cur, c, &loop.Response{Status: 200, ContentType: "text/plain; charset=UTF-8",
+			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: []byte{'6'}})
+		return
+	}
+	if ss.expired() {
+		ss.unknown(c, extra)
+		return
+	}
+	if ss.transport != transportPolling {
+		ss.badRequest(c, extra)
+		return
+	}
+	if ss.pollConn != nil {
+		// Overlapping GETs: the new one gets 400, the held one the close packet.
+		respondOn(cur, c, &loop.Response{Status: 400, Extra: extra})
+		ss.close(ReasonTransportError, true)
+		return
+	}
+	ss.pollConn, ss.pollExtra = c, extra
+	switch {
+	case ss.state == stateClosing:
+		ss.pending = ss.pending[:0]
+		ss.answerPoll([]byte("6\x1e1"))
+		ss.close(ss.closeReason, false)
+	case len(ss.pending) > 0:
+		ss.flushPolling()
+	case ss.probe != nil && ss.probeAcked:
+		ss.answerPoll([]byte{'6'}) // upgrading: release the poll at once
+	}
+}
+
+type postKind uint8
+
+const (
+	postOK postKind = iota
+	postBinary
+	postTooLarge
+)
+
+var okBody = []byte("ok")
+
+func (ss *Session) onPollPOST(c *loop.Conn, body []byte, extra []byte, kind postKind) {
+	cur := ss.owner.Load()
+	if ss.expired() {
+		ss.unknown(c, extra)
+		return
+	}
+	if ss.transport != transportPolling {
+		ss.badRequest(c, extra)
+		return
+	}
+	switch kind {
+	case postTooLarge:
+		respondOn(cur, c, &loop.Response{Status: 413, Extra: extra, Close: true})
+		return
+	case postBinary: // v4 polling is always text; Node errors (and never answered: CVE-2026-59725)
+		ss.badRequest(c, extra)
+		ss.close(ReasonTransportError, true)
+		return
+	}
+	pr := codec.NewPayloadReader(body, ss.srv.cfg.MaxPayloadPackets)
+	for ss.state != stateClosed {
+		p, ok, err := pr.Next()
+		if err != nil {
+			ss.badRequest(c, extra)
+			ss.close(ReasonParseError, true)
+			return
+		}
+		if !ok {
+			break
+		}
+		ss.onPacket(p)
+	}
+	respondOn(cur, c, &loop.Response{Status: 200, ContentType: "text/html",
+		Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: okBody})
+}
+
+// --- WebSocket ------------------------------------------------------------
+
+// probeCtx marks a WebSocket that is probing an upgrade: every frame on it
+// goes through the owner loop's queue until the session has moved to it.
+type probeCtx struct{ s *Session }
+
+func (s *Server) probeUpgrade(c *loop.Conn, r *loop.Request, ss *Session) {
+	if !c.AcceptWebSocket(r) {
+		return
+	}
+	c.SetContext(&probeCtx{ss})
+	ss.exec(c.Loop(), func() { ss.onProbeOpen(c) })
+}
+
+func (ss *Session) onProbeOpen(c *loop.Conn) {
+	cur := ss.owner.Load()
+	if ss.state != stateOpen || ss.transport != transportPolling || ss.probe != nil || ss.srv.cfg.DisableUpgrades {
+		// Node accepts the duplicate WebSocket, then closes it.
+		closeConnOn(cur, c)
+		return
+	}
+	ss.probe = c
+	ss.probeAcked = false
+	ss.upgradeTimer.Init(cur, func() {
+		if ss.probe != nil {
+			closeConnOn(ss.owner.Load(), ss.probe)
+			ss.probe = nil
+		}
+	})
+	ss.upgradeTimer.Reset(ss.srv.cfg.UpgradeTimeout)
+}
+
+var probeReply = []byte("probe")
+
+// onProbeMessage handles a frame from a probing WebSocket (owner loop).
+func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
+	cur := ss.owner.Load()
+	if ss.ws == c { // already upgraded: the frame was queued behind the move
+		ss.onWSMessage(data, binary)
+		return
+	}
+	if ss.probe != c || ss.state != stateOpen {
+		return
+	}
+	switch {
+	case !binary && string(data) == "2probe":
+		ss.probeAcked = true
+		if c.Loop() == cur {
+			c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply)
+		} else {
+			c.Post(func(c *loop.Conn) { c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply) })
+		}
+		if ss.pollConn != nil {
+			ss.answerPoll([]byte{'6'})
+		}
+	case !binary && string(data) == "5":
+		ss.completeUpgrade(c)
+	default:
+		closeConnOn(cur, c)
+		ss.probe = nil
+		ss.upgradeTimer.Stop()
+	}
+}
+
+// completeUpgrade switches the session to the WebSocket and moves its
+// ownership to the WebSocket's loop.
+func (ss *Session) completeUpgrade(c *loop.Conn) {
+	ss.upgradeTimer.Stop()
+	if ss.pollConn != nil {
+		ss.answerPoll([]byte{'6'})
+	}
+	ss.probe = nil
+	ss.transport = transportWebSocket
+	ss.ws = c
+	ss.upgraded.Store(true)
+	ss.srv.stats.upgrades.Add(1)
+	pending := ss.pending
+	ss.pending, ss.pendingBytes = nil, 0
+	cur := ss.owner.Load()
+	target := c.Loop()
+	if target == cur {
+		c.SetContext(ss)
+		for _, p := range pending {
+			ss.queue(p)
+		}
+		return
+	}
+	// Hand over to the WebSocket's loop. Nothing below touches the session on
+	// this loop after the Post: the migration task owns it from then on.
+	hbAt, hbArmed := ss.hb.When(), ss.hb.Armed()
+	ss.hb.Stop()
+	ss.mu.Lock()
+	ss.migrating = true
+	ss.mu.Unlock()
+	target.Post(&migration{ss: ss, c: c, pending: pending, hbAt: hbAt, hbArmed: hbArmed})
+	ss.owner.Store(target)
+}
+
+type migration struct {
+	ss      *Session
+	c       *loop.Conn
+	pending []outPacket
+	hbAt    int64
+	hbArmed bool
+}
+
+func (m *migration) Run(l *loop.Loop) {
+	ss := m.ss
+	ss.owner.Store(l)
+	ss.hb.Init(l, ss.onHeartbeat)
+	ss.upgradeTimer.Init(l, nil)
+	ss.closeTimer.Init(l, nil)
+	if ss.state == stateClosed {
+		return
+	}
+	if m.hbArmed {
+		ss.hb.ResetAt(m.hbAt)
+	}
+	m.c.SetContext(ss)
+	for _, p := range m.pending {
+		ss.queue(p)
+	}
+	ss.mu.Lock()
+	ss.migrating = false
+	flush := ss.flushQueued
+	ss.mu.Unlock()
+	if flush {
+		ss.Run(l)
+	}
+}
+
+// OnMessage receives a WebSocket message (on the connection's loop).
+func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
+	switch ctx := c.Context().(type) {
+	case *Session:
+		ss := ctx
+		if ss.owner.Load() == c.Loop() {
+			ss.onWSMessage(data, binary)
+			return
+		}
+		cp := append([]byte(nil), data...)
+		ss.exec(c.Loop(), func() { ss.onWSMessage(cp, binary) })
+	case *probeCtx:
+		ss := ctx.s
+		cp := append([]byte(nil), data...)
+		ss.owner.Load().Post(&sessTask{s: ss, fn: func() { ss.onProbeMessage(c, cp, binary) }})
+	}
+}
+
+func (ss *Session) onWSMessage(data []byte, binary bool) {
+	if ss.state == stateClosed {
+		return
+	}
+	if binary {
+		ss.onPacket(codec.DecodeBinary(data))
+		return
+	}
+	p, err := codec.DecodeText(data)
+	if err != nil {
+		ss.close(ReasonParseError, true)
+		return
+	}
+	ss.onPacket(p)
+}
+
+// OnClose learns that a connection closed (on its loop).
+func (s *Server) OnClose(c *loop.Conn, reason loop.CloseReason) {
+	var ss *Session
+	switch ctx := c.Context().(type) {
+	case *Session:
+		ss = ctx
+	case *probeCtx:
+		ss = ctx.s
+	default:
+		return
+	}
+	ss.exec(c.Loop(), func() { ss.onConnClosed(c, reason) })
+}
+
+func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
+	if ss.state == stateClosed {
+		return
+	}
+	switch c {
+	case ss.ws:
+		r := ReasonTransportClose
+		switch reason {
+		case loop.ReasonMessageTooLarge:
+			r = ReasonMessageTooBig
+		case loop.ReasonProtocolError, loop.ReasonInvalidUTF8, loop.ReasonTooManyFragments:
+			r = ReasonProtocolError
+		case loop.ReasonSlowConsumer:
+			r = ReasonSlowConsumer
+		case loop.ReasonIOError:
+			r = ReasonTransportError
+		case loop.ReasonShutdown:
+			r = ReasonShutdown
+		}
+		ss.ws = nil
+		ss.close(r, false)
+	case ss.probe:
+		ss.probe = nil
+		ss.upgradeTimer.Stop()
+	case ss.pollConn:
+		// Node: "poll connection closed prematurely".
+		ss.pollConn = nil
+		ss.close(ReasonTransportError, false)
+	}
+}
+
+var errClosed = errors.New("engine: closed")

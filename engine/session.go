@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"sync"
+	"time"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+
+	"sio/codec"
+	"sio/loop"
+)
+
+// Reason is why a session closed; the strings are Node's.
+type Reason string
+
+// Session close reasons.
+const (
+	ReasonTransportClose Reason = "transport close" // the client closed the WebSocket or sent a close packet
+	ReasonTransportError Reason = "transport error" // polling overlap, a dropped poll, a bad request body
+	ReasonPingTimeout    Reason = "ping timeout"
+	ReasonParseError     Reason = "parse error"
+	ReasonForcedClose    Reason = "forced close"          // Session.Close
+	ReasonShutdown       Reason = "server shutting down"  // Server.Close
+	ReasonSlowConsumer   Reason = "slow consumer"         // too much output buffered
+	ReasonMessageTooBig  Reason = "message too large"     // a WebSocket message over maxPayload
+	ReasonProtocolError  Reason = "protocol error"        // a WebSocket framing violation
+)
+
+type transport uint8
+
+const (
+	transportPolling transport = iota
+	transportWebSocket
+)
+
+func (t transport) String() string {
+	if t == transportWebSocket {
+		return "websocket"
+	}
+	return "polling"
+}
+
+type sessState uint8
+
+const (
+	stateOpen    sessState = iota
+	stateClosing           // polling: a server close waits for the next GET
+	stateClosed
+)
+
+type outPacket struct {
+	typ    codec.PacketType
+	binary bool
+	data   []byte
+}
+
+// Session is one Engine.IO connection, whatever its transport.
+type Session struct {
+	srv   *Server
+	id    string
+	owner atomic.Pointer[loop.Loop]
+
+	// Owner-loop state.
+	state        sessState
+	transport    transport
+	ws           *loop.Conn // WebSocket transport
+	probe        *loop.Conn // WebSocket being probed for an upgrade
+	probeAcked   bool
+	pollConn     *loop.Conn // held GET
+	pollExtra    []byte     // CORS headers for the held GET
+	pending      []outPacket
+	pendingBytes int
+	awaitingPong bool
+	hb           loop.Timer // next ping, or the pong deadline
+	upgradeTimer loop.Timer
+	closeTimer   loop.Timer
+	spare        []outPacket
+	closeReason  Reason
+	straggler    bool // closed by the client; one late GET is still answered "6"
+
+	upgraded  atomic.Bool // transport is WebSocket (read by other loops to verify requests)
+	migrating bool        // guarded by mu: ownership is moving to the WebSocket's loop
+
+	mu          sync.Mutex
+	outbox      []outPacket // guarded by mu
+	flushQueued bool        // guarded by mu
+	closeReq    bool        // guarded by mu
+
+	onMessage func(s *Session, data []byte, binary bool)
+	onClose   func(s *Session, reason Reason)
+
+	// Data is free for the application (the Socket.IO layer keeps its client here).
+	Data any
+}
+
+// ID is the Engine.IO session id (the sid of the handshake).
+func (s *Session) ID() string { return s.id }
+
+// Transport is "polling" or "websocket". Safe from any goroutine.
+func (s *Session) Transport() string {
+	if s.upgraded.Load() {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// OnMessage sets the message callback. It runs on the session's loop with
+// data borrowed until it returns. Set it in Server.OnConnection.
+func (s *Session) OnMessage(fn func(s *Session, data []byte, binary bool)) { s.onMessage = fn }
+
+// OnClose sets the close callback, run once on the session's loop.
+func (s *Session) OnClose(fn func(s *Session, reason Reason)) { s.onClose = fn }
+
+// Send queues a message packet. data is copied. Safe from any goroutine.
+func (s *Session) Send(data []byte, binary bool) {
+	s.SendOwned(append([]byte(nil), data...), binary)
+}
+
+// SendOwned is Send without the copy: the session owns data from now on.
+func (s *Session) SendOwned(data []byte, binary bool) {
+	s.mu.Lock()
+	s.outbox = append(s.outbox, outPacket{typ: codec.PacketMessage, binary: binary, data: data})
+	post := !s.flushQueued
+	s.flushQueued = true
+	s.mu.Unlock()
+	if post {
+		s.owner.Load().Post(s)
+	}
+}
+
+// Close closes the session from the server side. Safe from any goroutine.
+func (s *Session) Close() {
+	s.mu.Lock()
+	s.closeReq = true
+	post := !s.flushQueued
+	s.flushQueued = true
+	s.mu.Unlock()
+	if post {
+		s.owner.Load().Post(s)
+	}
+}
+
+// Run flushes the outbox on the owner loop (Session is the loop.Task posted by
+// Send), following the session if its ownership moved.
+func (s *Session) Run(l *loop.Loop) {
+	if o := s.owner.Load(); o != l {
+		o.Post(s)
+		return
+	}
+	s.mu.Lock()
+	if s.migrating { // the migration task flushes when it lands
+		s.mu.Unlock()
+		return
+	}
+	batch := s.outbox
+	s.outbox = s.spare[:0]
+	s.flushQueued = false
+	closeReq := s.closeReq
+	s.mu.Unlock()
+	for i := range batch {
+		s.queue(batch[i])
+		batch[i] = outPacket{}
+	}
+	s.spare = batch[:0]
+	s.flushPolling()
+	if closeReq {
+		s.closeByServer(ReasonForcedClose)
+	}
+}
+
+// exec runs fn on the session's owner loop, following migrations.
+func (s *Session) exec(cur *loop.Loop, fn func()) {
+	if o := s.owner.Load(); o == cur {
+		fn()
+		return
+	}
+	s.owner.Load().Post(&sessTask{s: s, fn: fn})
+}
+
+type sessTask struct {
+	s  *Session
+	fn func()
+}
+
+func (t *sessTask) Run(l *loop.Loop) { t.s.exec(l, t.fn) }
+
+// queue puts one packet on the transport (owner loop only). Over WebSocket it
+// is framed at once and leaves with the loop's batch; over polling it waits
+// for a GET.
+func (s *Session) queue(p outPacket) {
+	if s.state == stateClosed {
+		return
+	}
+	if s.transport == transportWebSocket {
+		if p.binary {
+			s.ws.WriteFrame(ws.OpBinary, p.data, nil)
+		} else {
+			s.ws.WriteFrame(ws.OpText, packetDigit[p.typ], p.data)
+		}
+		if s.ws.Buffered() > s.srv.loopOpts.MaxOutboundBytes {
+			s.close(ReasonSlowConsumer, true)
+		}
+		return
+	}
+	s.pending = append(s.pending, p)
+	s.pendingBytes += codec.PayloadPacketLen(p.binary, p.data) + 1
+	if s.pendingBytes > s.srv.cfg.MaxBufferedBytes {
+		s.close(ReasonSlowConsumer, true)
+	}
+}
+
+// stragglerGrace is how long a session closed by the client's POST waits for
+// a GET the client sent before it.
+const stragglerGrace = 100 * time.Millisecond
+
+var packetDigit = [...][]byte{{'0'}, {'1'}, {'2'}, {'3'}, {'4'}, {'5'}, {'6'}}
+
+// flushPolling answers the held GET if there is something to send.
+func (s *Session) flushPolling() {
+	if s.transport != transportPolling || s.pollConn == nil || len(s.pending) == 0 {
+		return
+	}
+	body := make([]byte, 0, s.pendingBytes)
+	for i, p := range s.pending {
+		body = codec.AppendPayloadPacket(body, i == 0, p.typ, p.binary, p.data)
+		s.pending[i] = outPacket{}
+	}
+	s.pending = s.pending[:0]
+	s.pendingBytes = 0
+	s.answerPoll(body)
+}
+
+// answerPoll sends body to the held GET, on its connection's loop.
+func (s *Session) answerPoll(body []byte) {
+	c, extra := s.pollConn, s.pollExtra
+	s.pollConn, s.pollExtra = nil, nil
+	respondOn(s.owner.Load(), c, &loop.Response{
+		Status: 200, ContentType: "text/plain; charset=UTF-8",
+		Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: body,
+	})
+}
+
+// respondOn answers c from loop cur, hopping to c's loop when needed.
+func respondOn(cur *loop.Loop, c *loop.Conn, r *loop.Response) {
+	if c.Loop() == cur {
+		c.Respond(r)
+		return
+	}
+	c.Post(func(c *loop.Conn) { c.Respond(r) })
+}
+
+// startHeartbeat arms the first ping (owner loop).
+func (s *Session) startHeartbeat() {
+	s.hb.Init(s.owner.Load(), s.onHeartbeat)
+	s.hb.Reset(s.srv.cfg.PingInterval)
+}
+
+func (s *Session) onHeartbeat() {
+	if s.state == stateClosed {
+		return
+	}
+	if s.awaitingPong {
+		s.close(ReasonPingTimeout, false)
+		return
+	}
+	s.awaitingPong = true
+	s.hb.Reset(s.srv.cfg.PingTimeout)
+	s.queue(outPacket{typ: codec.PacketPing})
+	s.flushPolling()
+}
+
+// expired checks the pong deadline lazily, so a request that arrives just
+// after it never sees a session the timer has not yet closed.
+func (s *Session) expired() bool {
+	if s.state != stateClosed && s.awaitingPong && s.hb.Armed() && s.owner.Load().Now() >= s.hb.When() {
+		s.close(ReasonPingTimeout, false)
+	}
+	return s.state == stateClosed
+}
+
+// onPacket handles one decoded packet from the client (owner loop).
+func (s *Session) onPacket(p codec.Packet) {
+	switch p.Type {
+	case codec.PacketPong:
+		if s.awaitingPong {
+			s.awaitingPong = false
+			s.hb.Reset(s.srv.cfg.PingInterval)
+		}
+	case codec.PacketMessage:
+		if s.onMessage != nil {
+			s.onMessage(s, p.Data, p.Binary)
+		}
+	case codec.PacketPing:
+		s.close(ReasonTransportError, false) // v4: only the server pings ("invalid heartbeat direction")
+	case codec.PacketClose:
+		s.close(ReasonTransportClose, false)
+	}
+}
+
+// closeByServer closes on the server's initiative: over polling the close
+// packet is delivered to the next GET (or after CloseTimeout).
+func (s *Session) closeByServer(reason Reason) {
+	if s.state != stateOpen {
+		return
+	}
+	if s.transport == transportPolling && s.pollConn == nil {
+		s.state = stateClosing
+		s.closeReason = reason
+		s.closeTimer.Init(s.owner.Load(), func() { s.close(reason, false) })
+		s.closeTimer.Reset(s.srv.cfg.CloseTimeout)
+		return
+	}
+	s.close(reason, true)
+}
+
+// close ends the session (owner loop). byServer says whether the client
+// should be told (a close packet on a held GET, a close frame).
+func (s *Session) close(reason Reason, byServer bool) {
+	if s.state == stateClosed {
+		return
+	}
+	s.state = stateClosed
+	s.hb.Stop()
+	s.upgradeTimer.Stop()
+	s.closeTimer.Stop()
+	cur := s.owner.Load()
+	if reason == ReasonTransportClose && s.transport == transportPolling && s.pollConn == nil {
+		// The client's POST "1" overtook its own GET on another connection:
+		// keep the sid briefly so that GET is released with a noop, as if it
+		// had arrived first, instead of failing with 400.
+		s.straggler = true
+		s.closeTimer.Init(cur, func() { s.straggler = false; s.srv.sessions.del(s) })
+		s.closeTimer.Reset(stragglerGrace)
+	} else {
+		s.srv.sessions.del(s)
+	}
+	if s.pollConn != nil {
+		body := []byte{'1'}
+		if reason == ReasonTransportClose { // the client's own close packet
+			body = []byte{'6'}
+		}
+		s.pending = s.pending[:0]
+		s.answerPoll(body)
+	}
+	if s.probe != nil {
+		closeConnOn(cur, s.probe)
+		s.probe = nil
+	}
+	if s.ws != nil {
+		closeConnOn(cur, s.ws)
+	}
+	s.pending = nil
+	s.srv.closed(reason)
+	if s.onClose != nil {
+		s.onClose(s, reason)
+	}
+}
+
+func closeConnOn(cur *loop.Loop, c *loop.Conn) {
+	if c.Loop() == cur {
+		c.CloseWebSocket(0, loop.ReasonServerClosed)
+		return
+	}
+	c.Post(func(c *loop.Conn) { c.CloseWebSocket(0, loop.ReasonServerClosed) })
+}

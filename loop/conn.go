@@ -1,0 +1,553 @@
+package loop
+
+import (
+	"net"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
+
+	"sio/codec"
+)
+
+type connState uint8
+
+const (
+	stateHTTP     connState = iota // reading HTTP/1.1 requests
+	stateWS                        // upgraded: reading WebSocket frames
+	stateDraining                  // our side is done: discard input until the peer closes or the linger timer fires
+	stateClosed
+)
+
+const (
+	flagDirty         uint16 = 1 << iota // queued in Loop.dirty
+	flagAwaiting                         // a request is with the handler and has no response yet
+	flagHeadDone                         // the current request's head is parsed; waiting for its body
+	flagCloseAfter                       // close gracefully once the current response is flushed
+	flagClosing                          // close at the next flush
+	flagGraceful                         // ... with a lingering close rather than at once
+	flagCloseNow                         // OnTraffic must return gnet.Close
+	flagClosed                           // OnClose ran
+	flagFragmented                       // a fragmented WebSocket message is in progress
+	flagResumeQueued                     // a resume task is posted
+	flagDiscardInput                     // the rest of the input is unwanted (an unread oversized body)
+)
+
+// lingerTimeout bounds how long a connection we are done with may keep
+// sending before it is cut.
+const lingerTimeout = 2 * time.Second
+
+// Conn is one TCP connection. All methods must be called on its loop unless
+// stated otherwise; use Post from elsewhere.
+type Conn struct {
+	gc    gnet.Conn
+	loop  *Loop
+	ctx   any
+	flags uint16
+	state connState
+
+	reason CloseReason
+
+	hp      codec.HeadParser
+	headLen int
+	bodyLen int64
+	wsNeed  int
+
+	wbuf *bytebufferpool.ByteBuffer // queued output, pooled while non-empty
+
+	frag      *bytebufferpool.ByteBuffer // fragmented message being assembled
+	fragOp    ws.OpCode
+	fragCount int
+
+	linger *Timer
+}
+
+// Loop returns the loop that owns c. Safe from any goroutine.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// Context returns the value set by SetContext.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetContext attaches a value to the connection (the engine's session).
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// RemoteAddr is the peer address.
+func (c *Conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
+
+// Closed reports whether the connection is closed or closing.
+func (c *Conn) Closed() bool { return c.flags&(flagClosed|flagClosing) != 0 || c.state >= stateDraining }
+
+// IsWebSocket reports whether the connection has been upgraded.
+func (c *Conn) IsWebSocket() bool { return c.state == stateWS }
+
+// Post runs fn on c's loop if c is still open then. Safe from any goroutine.
+func (c *Conn) Post(fn func(c *Conn)) {
+	c.loop.Post(TaskFunc(func() {
+		if c.flags&flagClosed == 0 {
+			fn(c)
+		}
+	}))
+}
+
+func (c *Conn) buf() *bytebufferpool.ByteBuffer {
+	if c.wbuf == nil {
+		c.wbuf = bytebufferpool.Get()
+	}
+	c.loop.markDirty(c)
+	return c.wbuf
+}
+
+// Buffered is the number of bytes queued for c and not yet written to the
+// socket, in our queue and in gnet's.
+func (c *Conn) Buffered() int {
+	n := 0
+	if c.wbuf != nil {
+		n = len(c.wbuf.B)
+	}
+	if c.flags&flagClosed == 0 {
+		n += c.gc.OutboundBuffered()
+	}
+	return n
+}
+
+// serve processes whatever input is buffered.
+func (c *Conn) serve() {
+	if c.flags&flagDiscardInput != 0 {
+		_, _ = c.gc.Discard(-1)
+		return
+	}
+	for {
+		switch c.state {
+		case stateHTTP:
+			c.serveHTTP()
+			if c.state != stateWS {
+				return
+			}
+		case stateWS:
+			c.serveWS()
+			return
+		case stateDraining:
+			_, _ = c.gc.Discard(-1)
+			return
+		default:
+			return
+		}
+	}
+}
+
+// Run resumes reading after a held request got its response.
+func (c *Conn) Run(*Loop) {
+	c.flags &^= flagResumeQueued
+	if c.flags&(flagClosed|flagClosing) == 0 {
+		c.serve()
+	}
+}
+
+// Request is a complete HTTP request handed to Handler.ServeHTTP. It and every
+// slice in it are borrowed: valid only until ServeHTTP returns.
+type Request struct {
+	codec.Request
+	Body []byte
+	// BodyTooLarge is set when Content-Length exceeds Options.MaxBodyBytes. The
+	// body is not read; the handler answers (413 or an earlier error) and the
+	// connection is closed after the response.
+	BodyTooLarge bool
+}
+
+func (c *Conn) serveHTTP() {
+	srv := c.loop.srv
+	for c.state == stateHTTP && c.flags&(flagAwaiting|flagClosing|flagClosed) == 0 {
+		n := c.gc.InboundBuffered()
+		if n == 0 {
+			return
+		}
+		if c.flags&flagHeadDone != 0 && int64(n) < int64(c.headLen)+c.bodyLen {
+			return
+		}
+		buf, _ := c.gc.Peek(n)
+		req := &c.loop.req
+		done, err := c.hp.Parse(buf, &req.Request)
+		if err != nil {
+			if err == codec.ErrHeaderTooLarge || err == codec.ErrTooManyHeaders {
+				c.reason = ReasonHeaderTooLarge
+			}
+			c.respondError(codec.Status(err), err.Error())
+			return
+		}
+		if !done {
+			return
+		}
+		if req.Chunked {
+			c.respondError(411, "chunked request bodies are not supported")
+			return
+		}
+		headLen := req.HeadLen
+		bodyLen := max(req.ContentLength, 0)
+		req.Body, req.BodyTooLarge = nil, false
+		if bodyLen > srv.opts.MaxBodyBytes {
+			req.BodyTooLarge = true
+			c.flags |= flagAwaiting | flagCloseAfter | flagDiscardInput
+			c.flags &^= flagHeadDone
+			srv.h.ServeHTTP(c, req)
+			_, _ = c.gc.Discard(-1) // the body is never read
+			return
+		}
+		if int64(n) < int64(headLen)+bodyLen {
+			c.flags |= flagHeadDone
+			c.headLen, c.bodyLen = headLen, bodyLen
+			return
+		}
+		req.Body = buf[headLen : int64(headLen)+bodyLen]
+		c.flags = (c.flags | flagAwaiting) &^ flagHeadDone
+		if req.Close {
+			c.flags |= flagCloseAfter
+		}
+		c.hp.Reset()
+		srv.h.ServeHTTP(c, req)
+		_, _ = c.gc.Discard(headLen + int(bodyLen))
+	}
+	// A client that keeps sending while its request is held is capped.
+	if c.flags&flagAwaiting != 0 && c.state == stateHTTP &&
+		int64(c.gc.InboundBuffered()) > int64(srv.opts.MaxHeaderBytes)+srv.opts.MaxBodyBytes {
+		c.Close(ReasonBadRequest)
+	}
+}
+
+func (c *Conn) respondError(status int, msg string) {
+	if c.reason == ReasonNone {
+		c.reason = ReasonBadRequest
+	}
+	c.flags |= flagAwaiting | flagDiscardInput
+	c.Respond(&Response{Status: status, ContentType: "text/plain; charset=utf-8", Body: []byte(msg), Close: true})
+}
+
+// Response is an HTTP response. Extra holds preformatted header lines, each
+// ending in CRLF. Content-Length is always written.
+type Response struct {
+	Status      int
+	ContentType string
+	Extra       []byte
+	Body        []byte
+	Close       bool // close the connection (gracefully) after the response
+}
+
+// Respond queues the response to the request held by c and resumes reading.
+func (c *Conn) Respond(r *Response) {
+	if c.flags&flagClosed != 0 || c.state != stateHTTP {
+		return
+	}
+	b := c.buf()
+	b.B = appendStatusLine(b.B, r.Status)
+	if r.ContentType != "" {
+		b.B = append(b.B, "Content-Type: "...)
+		b.B = append(b.B, r.ContentType...)
+		b.B = append(b.B, "\r\n"...)
+	}
+	b.B = append(b.B, "Content-Length: "...)
+	b.B = strconv.AppendInt(b.B, int64(len(r.Body)), 10)
+	b.B = append(b.B, "\r\n"...)
+	b.B = append(b.B, r.Extra...)
+	closeAfter := r.Close || c.flags&flagCloseAfter != 0
+	if closeAfter {
+		b.B = append(b.B, "Connection: close\r\n"...)
+	}
+	b.B = append(b.B, "\r\n"...)
+	b.B = append(b.B, r.Body...)
+	c.flags &^= flagAwaiting
+	if closeAfter {
+		c.CloseGracefully(ReasonServerClosed)
+		return
+	}
+	if c.flags&flagResumeQueued == 0 && c.gc.InboundBuffered() > 0 && c.loop.current != c {
+		c.flags |= flagResumeQueued
+		c.loop.Post(c)
+	}
+}
+
+// AcceptWebSocket answers the held upgrade request with 101 and switches c to
+// WebSocket framing. It validates the handshake headers first and, if they
+// are wrong, answers 400 itself (as the ws library does) and returns false.
+// Call it from ServeHTTP: it needs the request.
+func (c *Conn) AcceptWebSocket(req *Request) bool {
+	if string(req.Method) != "GET" || !req.Upgrade {
+		c.Respond(&Response{Status: 400, ContentType: "text/html", Body: []byte("Invalid Upgrade header"), Close: true})
+		return false
+	}
+	if string(req.WSVersion) != "13" && string(req.WSVersion) != "8" {
+		c.Respond(&Response{Status: 400, ContentType: "text/html", Extra: []byte("Sec-WebSocket-Version: 13, 8\r\n"),
+			Body: []byte("Missing or invalid Sec-WebSocket-Version header"), Close: true})
+		return false
+	}
+	if !codec.ValidWebSocketKey(req.WSKey) {
+		c.Respond(&Response{Status: 400, ContentType: "text/html", Body: []byte("Missing or invalid Sec-WebSocket-Key header"), Close: true})
+		return false
+	}
+	b := c.buf()
+	b.B = append(b.B, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b.B = codec.AppendAcceptKey(b.B, req.WSKey)
+	b.B = append(b.B, "\r\n\r\n"...)
+	c.flags &^= flagAwaiting | flagCloseAfter
+	c.state = stateWS
+	c.wsNeed = 0
+	return true
+}
+
+// WriteFrame queues one final WebSocket frame whose payload is p1 followed by
+// p2 (either may be empty), so a one-byte Engine.IO type and its data need no
+// joining copy.
+func (c *Conn) WriteFrame(op ws.OpCode, p1, p2 []byte) {
+	if c.state != stateWS || c.flags&(flagClosed|flagClosing) != 0 {
+		return
+	}
+	b := c.buf()
+	b.B = codec.AppendFrameHeader(b.B, op, len(p1)+len(p2))
+	b.B = append(b.B, p1...)
+	b.B = append(b.B, p2...)
+}
+
+// WriteRaw queues bytes that are already framed.
+func (c *Conn) WriteRaw(p []byte) {
+	if c.flags&(flagClosed|flagClosing) != 0 || c.state >= stateDraining {
+		return
+	}
+	b := c.buf()
+	b.B = append(b.B, p...)
+}
+
+// CloseWebSocket sends a close frame (code 0: no status, as Node's engine.io
+// does) and closes the connection gracefully.
+func (c *Conn) CloseWebSocket(code ws.StatusCode, reason CloseReason) {
+	if c.state != stateWS || c.flags&(flagClosed|flagClosing) != 0 {
+		c.Close(reason)
+		return
+	}
+	b := c.buf()
+	b.B = codec.AppendCloseFrame(b.B, code, "")
+	c.CloseGracefully(reason)
+}
+
+// Close closes c once its queued output is flushed, without waiting for the peer.
+func (c *Conn) Close(reason CloseReason) {
+	if c.flags&(flagClosed|flagClosing) != 0 {
+		return
+	}
+	if c.reason == ReasonNone {
+		c.reason = reason
+	}
+	c.flags |= flagClosing
+	c.loop.markDirty(c)
+}
+
+// CloseGracefully flushes queued output, half-closes the socket and discards
+// input until the peer closes (bounded by a linger timer), so that the last
+// response or close frame is not destroyed by a TCP reset.
+func (c *Conn) CloseGracefully(reason CloseReason) {
+	if c.flags&(flagClosed|flagClosing) != 0 {
+		return
+	}
+	c.flags |= flagGraceful
+	c.Close(reason)
+}
+
+// flush writes queued output in one syscall and carries out a pending close.
+func (c *Conn) flush() {
+	if c.flags&flagClosed != 0 {
+		c.releaseBuffers()
+		return
+	}
+	srv := c.loop.srv
+	if c.wbuf != nil {
+		b := c.wbuf
+		c.wbuf = nil
+		if len(b.B) > 0 {
+			if c.gc.OutboundBuffered()+len(b.B) > srv.opts.MaxOutboundBytes {
+				bytebufferpool.Put(b)
+				c.flags |= flagClosing
+				c.flags &^= flagGraceful
+				c.reason = ReasonSlowConsumer
+			} else {
+				srv.stats.writes.Add(1)
+				_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
+				bytebufferpool.Put(b)
+				if c.flags&flagClosed != 0 {
+					return
+				}
+			}
+		} else {
+			bytebufferpool.Put(b)
+		}
+	}
+	if c.flags&flagClosing == 0 {
+		return
+	}
+	if c.flags&flagGraceful != 0 && c.state != stateDraining && c.gc.OutboundBuffered() == 0 {
+		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err == nil {
+			c.state = stateDraining
+			c.flags &^= flagClosing
+			c.linger = &Timer{}
+			c.linger.Init(c.loop, func() { c.flags &^= flagGraceful; c.Close(c.reason) })
+			c.linger.Reset(lingerTimeout)
+			_, _ = c.gc.Discard(-1)
+			return
+		}
+	}
+	if c == c.loop.current {
+		c.flags |= flagCloseNow
+		return
+	}
+	_ = c.loop.el.Close(c.gc)
+}
+
+func (c *Conn) releaseBuffers() {
+	if c.wbuf != nil {
+		bytebufferpool.Put(c.wbuf)
+		c.wbuf = nil
+	}
+	if c.frag != nil {
+		bytebufferpool.Put(c.frag)
+		c.frag = nil
+	}
+}
+
+// onClosed runs once, when gnet reports the connection closed.
+func (c *Conn) onClosed(err error) {
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	c.flags |= flagClosed
+	c.state = stateClosed
+	if c.linger != nil {
+		c.linger.Stop()
+		c.linger = nil
+	}
+	c.releaseBuffers()
+	if c.reason == ReasonNone {
+		if err != nil {
+			c.reason = ReasonIOError
+		} else {
+			c.reason = ReasonPeerClosed
+		}
+	}
+	c.loop.srv.count(c.reason)
+	c.loop.srv.h.OnClose(c, c.reason)
+}
+
+func (c *Conn) serveWS() {
+	srv := c.loop.srv
+	maxMsg := srv.opts.MaxMessageBytes
+	for c.state == stateWS && c.flags&(flagClosing|flagClosed) == 0 {
+		n := c.gc.InboundBuffered()
+		if n == 0 || n < c.wsNeed {
+			return
+		}
+		buf, _ := c.gc.Peek(n)
+		h, hn, err := codec.ParseFrameHeader(buf, maxMsg)
+		if err != nil {
+			if err == codec.ErrFrameTooLarge {
+				c.failWS(ws.StatusMessageTooBig, ReasonMessageTooLarge)
+			} else {
+				c.failWS(ws.StatusProtocolError, ReasonProtocolError)
+			}
+			return
+		}
+		if hn == 0 {
+			c.wsNeed = n + 1
+			return
+		}
+		if err := codec.CheckClientHeader(h, c.flags&flagFragmented != 0); err != nil {
+			c.failWS(ws.StatusProtocolError, ReasonProtocolError)
+			return
+		}
+		total := hn + int(h.Length)
+		if n < total {
+			c.wsNeed = total
+			return
+		}
+		c.wsNeed = 0
+		payload := buf[hn:total]
+		codec.Unmask(payload, h.Mask, 0)
+		switch h.OpCode {
+		case ws.OpPing:
+			c.WriteFrame(ws.OpPong, payload, nil)
+		case ws.OpPong:
+		case ws.OpClose:
+			code, err := codec.ParseClosePayload(payload)
+			if err != nil {
+				c.failWS(ws.StatusProtocolError, ReasonProtocolError)
+				return
+			}
+			b := c.buf()
+			if code == ws.StatusNoStatusRcvd {
+				code = 0
+			}
+			b.B = codec.AppendCloseFrame(b.B, code, "")
+			c.CloseGracefully(ReasonPeerClosed)
+		case ws.OpText, ws.OpBinary:
+			if h.Fin {
+				c.deliver(h.OpCode, payload)
+			} else {
+				c.frag = bytebufferpool.Get()
+				c.frag.B = append(c.frag.B[:0], payload...)
+				c.fragOp, c.fragCount = h.OpCode, 1
+				c.flags |= flagFragmented
+			}
+		case ws.OpContinuation:
+			c.fragCount++
+			if int64(len(c.frag.B)+len(payload)) > maxMsg {
+				c.failWS(ws.StatusMessageTooBig, ReasonMessageTooLarge)
+				return
+			}
+			if c.fragCount > srv.opts.MaxFragments {
+				c.failWS(ws.StatusPolicyViolation, ReasonTooManyFragments)
+				return
+			}
+			c.frag.B = append(c.frag.B, payload...)
+			if h.Fin {
+				frag := c.frag
+				c.frag = nil
+				c.flags &^= flagFragmented
+				c.deliver(c.fragOp, frag.B)
+				bytebufferpool.Put(frag)
+			}
+		}
+		_, _ = c.gc.Discard(total)
+	}
+}
+
+func (c *Conn) deliver(op ws.OpCode, data []byte) {
+	if op == ws.OpText && !utf8.Valid(data) {
+		c.failWS(ws.StatusInvalidFramePayloadData, ReasonInvalidUTF8)
+		return
+	}
+	c.loop.srv.h.OnMessage(c, op == ws.OpBinary, data)
+}
+
+// failWS closes the WebSocket with a status code after a protocol violation.
+func (c *Conn) failWS(code ws.StatusCode, reason CloseReason) {
+	c.reason = reason
+	c.flags |= flagDiscardInput
+	b := c.buf()
+	b.B = codec.AppendCloseFrame(b.B, code, "")
+	c.CloseGracefully(reason)
+}
+
+var statusText = map[int]string{
+	101: "Switching Protocols", 200: "OK", 204: "No Content", 304: "Not Modified",
+	400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+	408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+	429: "Too Many Requests", 431: "Request Header Fields Too Large",
+	500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+	505: "HTTP Version Not Supported",
+}
+
+func appendStatusLine(dst []byte, status int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, statusText[status]...)
+	return append(dst, "\r\n"...)
+}

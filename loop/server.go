@@ -1,0 +1,318 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Handler receives complete requests and messages. Every method runs on the
+// connection's loop and must not block.
+type Handler interface {
+	// ServeHTTP handles a request. It answers with c.Respond or
+	// c.AcceptWebSocket, now or later (from c's loop, see Conn.Post); until it
+	// does, c reads nothing more.
+	ServeHTTP(c *Conn, r *Request)
+	// OnMessage receives one complete WebSocket message; data is borrowed
+	// until it returns.
+	OnMessage(c *Conn, binary bool, data []byte)
+	// OnClose runs once when c is closed, whoever closed it.
+	OnClose(c *Conn, reason CloseReason)
+}
+
+// Options configures a Server. Zero values take the defaults noted.
+type Options struct {
+	Addr             string // host:port; default ":3000"
+	NumLoops         int    // event loops; default one per CPU
+	ReusePort        bool   // SO_REUSEPORT, for several processes on one port
+	MaxHeaderBytes   int    // request head cap; default 16 KiB (431 beyond)
+	MaxHeaders       int    // header field cap; default 100 (431 beyond)
+	MaxBodyBytes     int64  // request body cap; default 1e6 (the handler answers 413)
+	MaxMessageBytes  int64  // WebSocket message cap; default 1e6 (close 1009 beyond)
+	MaxFragments     int    // fragments per WebSocket message; default 1024 (close 1008 beyond)
+	MaxOutboundBytes int    // queued output per connection; default 8 MiB (closed as slow consumer beyond)
+	Logger           *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Addr == "" {
+		o.Addr = ":3000"
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 16 << 10
+	}
+	if o.MaxHeaders <= 0 {
+		o.MaxHeaders = 100
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1e6
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 1e6
+	}
+	if o.MaxFragments <= 0 {
+		o.MaxFragments = 1024
+	}
+	if o.MaxOutboundBytes <= 0 {
+		o.MaxOutboundBytes = 8 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Server runs a Handler on gnet event loops.
+type Server struct {
+	opts Options
+	h    Handler
+	base time.Time
+
+	eng   gnet.Engine
+	ready chan struct{}
+	addr  net.Addr
+
+	mu      sync.Mutex
+	loops   []*Loop
+	stopped bool
+
+	stats stats
+}
+
+type stats struct {
+	open     atomic.Int64
+	accepted atomic.Int64
+	writes   atomic.Int64
+	panics   atomic.Int64
+	closed   [numReasons]atomic.Int64
+}
+
+// NewServer returns a server for h; call Serve to run it.
+func NewServer(h Handler, opts Options) *Server {
+	opts.setDefaults()
+	return &Server{opts: opts, h: h, base: time.Now(), ready: make(chan struct{})}
+}
+
+// Options returns the effective options.
+func (s *Server) Options() Options { return s.opts }
+
+func (s *Server) now() int64 { return int64(time.Since(s.base)) }
+
+// Serve listens and runs the event loops until Stop. It returns once the
+// engine has stopped.
+func (s *Server) Serve() error {
+	addr := s.opts.Addr
+	if !strings.Contains(addr, "://") {
+		addr = "tcp://" + addr
+	}
+	err := gnet.Run(&gnetHandler{s: s}, addr,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.opts.NumLoops),
+		gnet.WithReuseAddr(true),
+		gnet.WithReusePort(s.opts.ReusePort),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.opts.Logger}),
+	)
+	s.stopDrivers()
+	return err
+}
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the bound address, once Ready.
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Stop shuts the engine down: every connection is closed (handlers see
+// OnClose with ReasonShutdown) and Serve returns.
+func (s *Server) Stop(ctx context.Context) error {
+	select {
+	case <-s.ready:
+	default:
+		return errors.New("loop: server not running")
+	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	return s.eng.Stop(ctx)
+}
+
+// Loops returns the loops that have served at least one connection.
+func (s *Server) Loops() []*Loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Loop(nil), s.loops...)
+}
+
+func (s *Server) loopOf(el gnet.EventLoop) *Loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.loops {
+		if l.el == el {
+			return l
+		}
+	}
+	l := newLoop(s, el, len(s.loops))
+	s.loops = append(s.loops, l)
+	return l
+}
+
+func (s *Server) stopDrivers() {
+	s.mu.Lock()
+	loops := s.loops
+	s.mu.Unlock()
+	for _, l := range loops {
+		select {
+		case <-l.stop:
+		default:
+			close(l.stop)
+		}
+		<-l.driverDone
+	}
+}
+
+func (s *Server) count(r CloseReason) { s.stats.closed[r].Add(1) }
+
+// recovered counts and logs a panic caught at a connection boundary.
+func (s *Server) recovered(r any, c *Conn) {
+	s.stats.panics.Add(1)
+	s.opts.Logger.Error("panic recovered; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if c != nil {
+		c.reason = ReasonPanic
+		c.flags &^= flagGraceful
+		c.Close(ReasonPanic)
+	}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Open, Accepted, Writes, Panics int64
+	Closed                         map[string]int64 // by CloseReason name
+}
+
+// Stats returns the counters. Safe from any goroutine.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Open: s.stats.open.Load(), Accepted: s.stats.accepted.Load(),
+		Writes: s.stats.writes.Load(), Panics: s.stats.panics.Load(),
+		Closed: make(map[string]int64, numReasons),
+	}
+	for r := CloseReason(1); r < numReasons; r++ {
+		st.Closed[r.String()] = s.stats.closed[r].Load()
+	}
+	return st
+}
+
+// gnetHandler adapts gnet's callbacks; it is the only gnet.EventHandler.
+type gnetHandler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (g *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
+	s := g.s
+	s.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			case *unix.SockaddrInet6:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			}
+		}
+		_ = unix.Close(fd)
+	}
+	close(s.ready)
+	return gnet.None
+}
+
+func (g *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := g.s
+	l := s.loopOf(gc.EventLoop())
+	c := &Conn{gc: gc, loop: l}
+	c.hp.MaxHeaderBytes = s.opts.MaxHeaderBytes
+	c.hp.MaxHeaders = s.opts.MaxHeaders
+	gc.SetContext(c)
+	s.stats.open.Add(1)
+	s.stats.accepted.Add(1)
+	return nil, gnet.None
+}
+
+func (g *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*Conn)
+	if c == nil {
+		return gnet.Close
+	}
+	l := c.loop
+	l.enter()
+	l.current = c
+	g.serve(c)
+	l.exit()
+	l.current = nil
+	if c.flags&flagCloseNow != 0 {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (g *gnetHandler) serve(c *Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.s.recovered(r, c)
+		}
+	}()
+	c.serve()
+}
+
+func (g *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*Conn)
+	if c == nil {
+		return gnet.None
+	}
+	s := g.s
+	s.stats.open.Add(-1)
+	if c.reason == ReasonNone {
+		s.mu.Lock()
+		if s.stopped {
+			c.reason = ReasonShutdown
+		}
+		s.mu.Unlock()
+	}
+	l := c.loop
+	if l.depth > 0 { // closed from inside one of our callbacks
+		c.onClosed(err)
+		return gnet.None
+	}
+	l.enter()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.recovered(r, nil)
+			}
+		}()
+		c.onClosed(err)
+	}()
+	l.exit()
+	return gnet.None
+}
+
+// gnetLogger routes gnet's logs to slog, demoting its chatter.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(string, ...any) {}
+func (g gnetLogger) Infof(string, ...any)  {}
+func (g gnetLogger) Warnf(f string, a ...any) {
+	g.l.Debug("gnet: " + fmt.Sprintf(f, a...))
+}
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet fatal: " + fmt.Sprintf(f, a...)) }
