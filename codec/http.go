@@ -49,8 +49,8 @@ type Request struct {
 	Upgrade       bool  // Connection: upgrade and Upgrade: websocket
 
 	// Fields the server looks at, picked out while parsing (nil if absent).
-	Host, Origin, ContentType, UpgradeHeader []byte
-	WSKey, WSVersion, WSExtensions, WSProtocol []byte
+	Host, Origin, ContentType, UpgradeHeader     []byte
+	WSKey, WSVersion, WSExtensions, WSProtocol   []byte
 	ACRequestHeaders, ACRequestMethod, UserAgent []byte
 
 	HeadLen int // bytes of the head, including the final empty line
@@ -75,13 +75,15 @@ type HeadParser struct {
 	MaxHeaderBytes int // 0 means 16 KiB
 	MaxHeaders     int // 0 means 100
 	scanned        int
+	lead           int // length of the leading CR/LF run, once scanned reaches past it
 }
 
 // Reset prepares the parser for the next request.
-func (p *HeadParser) Reset() { p.scanned = 0 }
+func (p *HeadParser) Reset() { p.scanned, p.lead = 0, 0 }
 
 // Parse looks for a complete head at the start of buf. It returns done=false
-// and no error when more bytes are needed. On success r describes the head and
+// and no error when more bytes are needed; done is false whenever err is not
+// nil. On success r describes the head and
 // r.HeadLen bytes of buf belong to it. The parser must be Reset before the next
 // request.
 func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
@@ -93,8 +95,15 @@ func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
 	// start; they count towards the limit.
 	end := -1
 	i := p.scanned
-	if i > 3 {
+	if i == p.lead { // still inside the leading CR/LF run
+		for i < len(buf) && (buf[i] == '\r' || buf[i] == '\n') {
+			i++
+		}
+		p.lead = i
+	} else if i > p.lead+3 {
 		i -= 3 // the terminator may straddle the previous scan's end
+	} else {
+		i = p.lead
 	}
 	for ; i < len(buf); i++ {
 		if buf[i] != '\n' {
@@ -119,7 +128,8 @@ func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
 	if end > maxBytes {
 		return false, ErrHeaderTooLarge
 	}
-	return true, p.parseHead(buf[:end], r)
+	err = p.parseHead(buf[:end], r)
+	return err == nil, err
 }
 
 func (p *HeadParser) parseHead(head []byte, r *Request) error {
@@ -130,10 +140,10 @@ func (p *HeadParser) parseHead(head []byte, r *Request) error {
 	hdrs := r.Headers[:0]
 	*r = Request{Headers: hdrs, ContentLength: -1, HeadLen: len(head)}
 
-	line, rest := nextLine(head)
-	for len(line) == 0 && len(rest) > 0 { // leading empty lines
-		line, rest = nextLine(rest)
+	for len(head) > 0 && (head[0] == '\r' || head[0] == '\n') { // leading empty lines
+		head = head[1:]
 	}
+	line, rest := nextLine(head)
 	if err := parseRequestLine(line, r); err != nil {
 		return err
 	}
@@ -365,24 +375,27 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
+// equalFold reports whether b equals the ASCII string s, ignoring case.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		c := b[i]
+		c, d := b[i], s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		if c != s[i] {
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
 			return false
 		}
 	}
 	return true
 }
 
-// EqualFold reports whether b equals the lower-case ASCII string s, ignoring case.
+// EqualFold reports whether b equals the ASCII string s, ignoring case.
 func EqualFold(b []byte, s string) bool { return equalFold(b, s) }
 
 var tokenTable = func() (t [256]bool) {

@@ -173,6 +173,12 @@ func ValidWebSocketKey(key []byte) bool {
 
 // AppendAcceptKey appends the Sec-WebSocket-Accept value for key.
 func AppendAcceptKey(dst []byte, key []byte) []byte {
+	if len(key) > 24 { // not a valid key, but never panic on peer input
+		h := sha1.New()
+		h.Write(key)
+		h.Write([]byte(wsGUID))
+		return base64.StdEncoding.AppendEncode(dst, h.Sum(nil))
+	}
 	var buf [24 + len(wsGUID)]byte
 	k := copy(buf[:], key)
 	copy(buf[k:], wsGUID)

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"sync"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -20,11 +20,11 @@ const (
 	ReasonTransportError Reason = "transport error" // polling overlap, a dropped poll, a bad request body
 	ReasonPingTimeout    Reason = "ping timeout"
 	ReasonParseError     Reason = "parse error"
-	ReasonForcedClose    Reason = "forced close"          // Session.Close
-	ReasonShutdown       Reason = "server shutting down"  // Server.Close
-	ReasonSlowConsumer   Reason = "slow consumer"         // too much output buffered
-	ReasonMessageTooBig  Reason = "message too large"     // a WebSocket message over maxPayload
-	ReasonProtocolError  Reason = "protocol error"        // a WebSocket framing violation
+	ReasonForcedClose    Reason = "forced close"         // Session.Close
+	ReasonShutdown       Reason = "server shutting down" // Server.Close
+	ReasonSlowConsumer   Reason = "slow consumer"        // too much output buffered
+	ReasonMessageTooBig  Reason = "message too large"    // a WebSocket message over maxPayload
+	ReasonProtocolError  Reason = "protocol error"       // a WebSocket framing violation
 )
 
 type transport uint8

@@ -24,17 +24,17 @@ const (
 )
 
 const (
-	flagDirty         uint16 = 1 << iota // queued in Loop.dirty
-	flagAwaiting                         // a request is with the handler and has no response yet
-	flagHeadDone                         // the current request's head is parsed; waiting for its body
-	flagCloseAfter                       // close gracefully once the current response is flushed
-	flagClosing                          // close at the next flush
-	flagGraceful                         // ... with a lingering close rather than at once
-	flagCloseNow                         // OnTraffic must return gnet.Close
-	flagClosed                           // OnClose ran
-	flagFragmented                       // a fragmented WebSocket message is in progress
-	flagResumeQueued                     // a resume task is posted
-	flagDiscardInput                     // the rest of the input is unwanted (an unread oversized body)
+	flagDirty        uint16 = 1 << iota // queued in Loop.dirty
+	flagAwaiting                        // a request is with the handler and has no response yet
+	flagHeadDone                        // the current request's head is parsed; waiting for its body
+	flagCloseAfter                      // close gracefully once the current response is flushed
+	flagClosing                         // close at the next flush
+	flagGraceful                        // ... with a lingering close rather than at once
+	flagCloseNow                        // OnTraffic must return gnet.Close
+	flagClosed                          // OnClose ran
+	flagFragmented                      // a fragmented WebSocket message is in progress
+	flagResumeQueued                    // a resume task is posted
+	flagDiscardInput                    // the rest of the input is unwanted (an unread oversized body)
 )
 
 // lingerTimeout bounds how long a connection we are done with may keep
@@ -79,7 +79,9 @@ func (c *Conn) SetContext(v any) { c.ctx = v }
 func (c *Conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
 
 // Closed reports whether the connection is closed or closing.
-func (c *Conn) Closed() bool { return c.flags&(flagClosed|flagClosing) != 0 || c.state >= stateDraining }
+func (c *Conn) Closed() bool {
+	return c.flags&(flagClosed|flagClosing) != 0 || c.state >= stateDraining
+}
 
 // IsWebSocket reports whether the connection has been upgraded.
 func (c *Conn) IsWebSocket() bool { return c.state == stateWS }
