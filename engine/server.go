@@ -336,8 +336,14 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 	ss.pollConn, ss.pollExtra = c, extra
 	switch {
 	case ss.state == stateClosing:
-		ss.pending = ss.pending[:0]
-		ss.answerPoll([]byte("6\x1e1"))
+		// Deliver what is buffered, then the close packet (Node drains its
+		// write buffer before closing the transport).
+		if len(ss.pending) > 0 {
+			ss.queue(outPacket{typ: codec.PacketClose})
+			ss.flushPolling()
+		} else {
+			ss.answerPoll([]byte("6\x1e1"))
+		}
 		ss.close(ss.closeReason, false)
 	case len(ss.pending) > 0:
 		ss.flushPolling()

@@ -1,0 +1,52 @@
+# The two commands a newcomer needs:
+#   make run    the server on :3000 (single node, no Redis, no config)
+#   make test   every test: vet, unit, fuzz seeds, black-box, interop with real clients, all with -race
+GO      ?= go
+NPM     ?= npm
+INTEROP := test/interop
+
+.PHONY: run test deps build vet bench fuzz conformance-eio clean
+
+run:
+	$(GO) run ./cmd/server
+
+build:
+	$(GO) build -o bin/server ./cmd/server
+	$(GO) build -o bin/conformance ./cmd/conformance
+
+# deps installs what the tests need beyond the Go toolchain: Node and npm
+# (apt), and the pinned npm clients (npm ci from the committed lockfile).
+deps:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "installing nodejs and npm with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec
+
+# fuzz runs each fuzz target for FUZZTIME (default 60s).
+FUZZTIME ?= 60s
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./codec | grep ^Fuzz); do \
+		echo "== $$t"; $(GO) test ./codec -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) || exit 1; done
+
+# conformance-eio runs the official Engine.IO v4 suite against cmd/conformance.
+# The suite is not part of this repository: point EIO_SUITE at a checkout of
+# socketio/engine.io-protocol's test-suite folder (with npm ci done in it).
+RUNS ?= 5
+conformance-eio: build
+	@test -n "$(EIO_SUITE)" || { echo "set EIO_SUITE=/path/to/engine.io-protocol/test-suite"; exit 2; }
+	@./bin/conformance -mode eio -addr 127.0.0.1:3000 & pid=$$!; sleep 0.5; \
+	 rc=0; for i in $$(seq 1 $(RUNS)); do (cd $(EIO_SUITE) && npx mocha test-suite.js 2>/dev/null | grep -E 'passing|failing') || rc=1; done; \
+	 kill $$pid; exit $$rc
+
+clean:
+	rm -rf bin
