@@ -36,7 +36,7 @@ bench:
 FUZZTIME ?= 60s
 fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./codec | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test ./codec -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) || exit 1; done
+		echo "== $$t"; $(GO) test ./codec -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s || exit 1; done
 
 # conformance-eio runs the official Engine.IO v4 suite against cmd/conformance.
 # The suite is not part of this repository: point EIO_SUITE at a checkout of

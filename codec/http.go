@@ -184,15 +184,22 @@ func (p *HeadParser) parseHead(head []byte, r *Request) error {
 		switch len(name) {
 		case 4:
 			if equalFold(name, "host") {
+				if r.Host != nil {
+					return ErrBadRequest // RFC 9112 §3.2: exactly one Host
+				}
 				r.Host = value
 			}
 		case 6:
 			if equalFold(name, "origin") {
-				r.Origin = value
+				if r.Origin == nil {
+					r.Origin = value
+				}
 			}
 		case 7:
 			if equalFold(name, "upgrade") {
-				r.UpgradeHeader = value
+				if r.UpgradeHeader == nil {
+					r.UpgradeHeader = value
+				}
 			}
 		case 10:
 			if equalFold(name, "connection") {
@@ -207,11 +214,15 @@ func (p *HeadParser) parseHead(head []byte, r *Request) error {
 					}
 				})
 			} else if equalFold(name, "user-agent") {
-				r.UserAgent = value
+				if r.UserAgent == nil {
+					r.UserAgent = value
+				}
 			}
 		case 12:
 			if equalFold(name, "content-type") {
-				r.ContentType = value
+				if r.ContentType == nil {
+					r.ContentType = value
+				}
 			}
 		case 14:
 			if equalFold(name, "content-length") {
@@ -229,27 +240,39 @@ func (p *HeadParser) parseHead(head []byte, r *Request) error {
 				sawTE = true
 				r.Chunked = true
 			} else if equalFold(name, "sec-websocket-key") {
-				r.WSKey = value
+				if r.WSKey == nil {
+					r.WSKey = value
+				}
 			}
 		case 21:
 			if equalFold(name, "sec-websocket-version") {
-				r.WSVersion = value
+				if r.WSVersion == nil {
+					r.WSVersion = value
+				}
 			}
 		case 22:
 			if equalFold(name, "sec-websocket-protocol") {
-				r.WSProtocol = value
+				if r.WSProtocol == nil {
+					r.WSProtocol = value
+				}
 			}
 		case 24:
 			if equalFold(name, "sec-websocket-extensions") {
-				r.WSExtensions = value
+				if r.WSExtensions == nil {
+					r.WSExtensions = value
+				}
 			}
 		case 29:
 			if equalFold(name, "access-control-request-method") {
-				r.ACRequestMethod = value
+				if r.ACRequestMethod == nil {
+					r.ACRequestMethod = value
+				}
 			}
 		case 30:
 			if equalFold(name, "access-control-request-headers") {
-				r.ACRequestHeaders = value
+				if r.ACRequestHeaders == nil {
+					r.ACRequestHeaders = value
+				}
 			}
 		}
 	}

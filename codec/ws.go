@@ -153,7 +153,7 @@ func ParseClosePayload(p []byte) (ws.StatusCode, error) {
 	if !utf8.Valid(p[2:]) {
 		return 0, ErrBadCloseFrame
 	}
-	if code.IsProtocolReserved() || code.IsNotUsed() || (code.IsProtocolSpec() && !code.IsProtocolDefined()) {
+	if code.IsProtocolReserved() || code.IsNotUsed() || (code.IsProtocolSpec() && !code.IsProtocolDefined()) || code >= 5000 {
 		return 0, ErrBadCloseFrame
 	}
 	return code, nil
