@@ -53,7 +53,8 @@ type Request struct {
 	WSKey, WSVersion, WSExtensions, WSProtocol   []byte
 	ACRequestHeaders, ACRequestMethod, UserAgent []byte
 
-	HeadLen int // bytes of the head, including the final empty line
+	HeadLen int    // bytes of the head, including the final empty line
+	Raw     []byte // the whole head (HeadLen bytes)
 }
 
 // Header returns the value of the first field named name (case-insensitive).
@@ -138,7 +139,7 @@ func (p *HeadParser) parseHead(head []byte, r *Request) error {
 		maxHeaders = 100
 	}
 	hdrs := r.Headers[:0]
-	*r = Request{Headers: hdrs, ContentLength: -1, HeadLen: len(head)}
+	*r = Request{Headers: hdrs, ContentLength: -1, HeadLen: len(head), Raw: head}
 
 	for len(head) > 0 && (head[0] == '\r' || head[0] == '\n') { // leading empty lines
 		head = head[1:]

@@ -172,6 +172,10 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 				s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
 				return
 			}
+			if s.originRefused(r) {
+				s.refuse(c, r, upgrade, extra, codec.ErrCodeForbidden, "")
+				return
+			}
 			s.probeUpgrade(c, r, ss)
 			return
 		}
@@ -186,7 +190,7 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 		s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
 		return
 	}
-	if upgrade && s.cfg.CORS != nil && s.cfg.CORS.CheckWebSocketOrigin && len(r.Origin) > 0 && !s.cfg.CORS.allowed(r.Origin) {
+	if upgrade && s.originRefused(r) {
 		s.refuse(c, r, upgrade, extra, codec.ErrCodeForbidden, "")
 		return
 	}
@@ -228,6 +232,12 @@ func (s *Server) refuse(c *loop.Conn, r *loop.Request, upgrade bool, extra []byt
 		Body: codec.AppendErrorJSON(nil, code, msg)})
 }
 
+// originRefused applies CORS.CheckWebSocketOrigin to a WebSocket handshake.
+func (s *Server) originRefused(r *loop.Request) bool {
+	c := s.cfg.CORS
+	return c != nil && c.CheckWebSocketOrigin && len(r.Origin) > 0 && !c.allowed(r.Origin)
+}
+
 func invalidHeaderChars(v []byte) bool {
 	for _, c := range v {
 		if (c < 0x20 && c != '\t') || c == 0x7f {
@@ -239,7 +249,7 @@ func invalidHeaderChars(v []byte) bool {
 
 func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte) {
 	l := c.Loop()
-	ss := &Session{srv: s, id: NewID()}
+	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr()}
 	ss.owner.Store(l)
 	ss.upgradeTimer.Init(l, nil)
 	ss.closeTimer.Init(l, nil)
@@ -475,14 +485,12 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 	ss.upgraded.Store(true)
 	ss.srv.stats.upgrades.Add(1)
 	pending := ss.pending
-	ss.pending, ss.pendingBytes = nil, 0
+	ss.pending = nil
 	cur := ss.owner.Load()
 	target := c.Loop()
 	if target == cur {
 		c.SetContext(ss)
-		for _, p := range pending {
-			ss.queue(p)
-		}
+		ss.requeuePolling(pending)
 		return
 	}
 	// Hand over to the WebSocket's loop. Nothing below touches the session on
@@ -499,7 +507,7 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 type migration struct {
 	ss      *Session
 	c       *loop.Conn
-	pending []outPacket
+	pending []byte
 	hbAt    int64
 	hbArmed bool
 }
@@ -517,9 +525,7 @@ func (m *migration) Run(l *loop.Loop) {
 		ss.hb.ResetAt(m.hbAt)
 	}
 	m.c.SetContext(ss)
-	for _, p := range m.pending {
-		ss.queue(p)
-	}
+	ss.requeuePolling(m.pending)
 	ss.mu.Lock()
 	ss.migrating = false
 	flush := ss.flushQueued
@@ -609,3 +615,19 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 }
 
 var errClosed = errors.New("engine: closed")
+
+// requeuePolling moves a polling payload that was waiting for a GET onto the
+// WebSocket, after an upgrade.
+func (ss *Session) requeuePolling(payload []byte) {
+	if len(payload) == 0 {
+		return
+	}
+	pr := codec.NewPayloadReader(payload, 0)
+	for {
+		p, ok, err := pr.Next()
+		if err != nil || !ok {
+			return
+		}
+		ss.queue(outPacket{typ: p.Type, binary: p.Binary, data: p.Data})
+	}
+}

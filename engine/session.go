@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,16 @@ type outPacket struct {
 	data   []byte
 }
 
+// outItem is one entry of the cross-goroutine outbox: a message with its
+// binary attachments (sent back to back), or a prepared broadcast packet.
+type outItem struct {
+	text        []byte
+	attachments [][]byte
+	prepared    *Prepared
+	binary      bool // text is a binary message (Send with binary=true)
+	volatile    bool
+}
+
 // Session is one Engine.IO connection, whatever its transport.
 type Session struct {
 	srv   *Server
@@ -69,13 +80,12 @@ type Session struct {
 	probeAcked   bool
 	pollConn     *loop.Conn // held GET
 	pollExtra    []byte     // CORS headers for the held GET
-	pending      []outPacket
-	pendingBytes int
+	pending      []byte     // polling: the next GET's payload, already encoded
 	awaitingPong bool
 	hb           loop.Timer // next ping, or the pong deadline
 	upgradeTimer loop.Timer
 	closeTimer   loop.Timer
-	spare        []outPacket
+	spare        []outItem
 	closeReason  Reason
 	straggler    bool // closed by the client; one late GET is still answered "6"
 
@@ -83,16 +93,21 @@ type Session struct {
 	migrating bool        // guarded by mu: ownership is moving to the WebSocket's loop
 
 	mu          sync.Mutex
-	outbox      []outPacket // guarded by mu
-	flushQueued bool        // guarded by mu
-	closeReq    bool        // guarded by mu
+	outbox      []outItem // guarded by mu
+	flushQueued bool      // guarded by mu
+	closeReq    bool      // guarded by mu
 
 	onMessage func(s *Session, data []byte, binary bool)
 	onClose   func(s *Session, reason Reason)
 
+	remote net.Addr
+
 	// Data is free for the application (the Socket.IO layer keeps its client here).
 	Data any
 }
+
+// RemoteAddr is the address of the client that opened the session.
+func (s *Session) RemoteAddr() net.Addr { return s.remote }
 
 // ID is the Engine.IO session id (the sid of the handshake).
 func (s *Session) ID() string { return s.id }
@@ -119,14 +134,65 @@ func (s *Session) Send(data []byte, binary bool) {
 
 // SendOwned is Send without the copy: the session owns data from now on.
 func (s *Session) SendOwned(data []byte, binary bool) {
+	s.push(outItem{text: data, binary: binary})
+}
+
+// SendMessage queues a text message followed by binary messages, back to back
+// (a Socket.IO packet and its attachments). The session owns the slices.
+// A volatile message is dropped when the transport cannot take it at once.
+// Safe from any goroutine.
+func (s *Session) SendMessage(text []byte, attachments [][]byte, volatile bool) {
+	s.push(outItem{text: text, attachments: attachments, volatile: volatile})
+}
+
+// SendPrepared queues a prepared packet (see Prepared). Safe from any goroutine.
+func (s *Session) SendPrepared(p *Prepared, volatile bool) {
+	s.push(outItem{prepared: p, volatile: volatile})
+}
+
+func (s *Session) push(it outItem) {
 	s.mu.Lock()
-	s.outbox = append(s.outbox, outPacket{typ: codec.PacketMessage, binary: binary, data: data})
+	s.outbox = append(s.outbox, it)
 	post := !s.flushQueued
 	s.flushQueued = true
 	s.mu.Unlock()
 	if post {
 		s.owner.Load().Post(s)
 	}
+}
+
+// Loop is the loop that owns the session now (it changes once, on upgrade).
+func (s *Session) Loop() *loop.Loop { return s.owner.Load() }
+
+// Do runs fn on the session's owner loop, after everything posted to it
+// before, following an ownership move. Safe from any goroutine.
+func (s *Session) Do(fn func()) {
+	s.owner.Load().Post(&sessTask{s: s, fn: fn})
+}
+
+// Closed reports whether the session is closed (owner loop only).
+func (s *Session) Closed() bool { return s.state == stateClosed }
+
+// WritePrepared queues p at once; it must be called on the owner loop (see
+// Loop) and reports false when it was not (the caller then uses
+// SendPrepared), when the session is closed, or when a volatile packet was
+// dropped.
+func (s *Session) WritePrepared(l *loop.Loop, p *Prepared, volatile bool) bool {
+	if s.owner.Load() != l || s.state != stateOpen {
+		return false
+	}
+	s.mu.Lock()
+	migrating := s.migrating
+	s.mu.Unlock()
+	if migrating {
+		return false
+	}
+	if volatile && !s.writable() {
+		return false
+	}
+	s.queuePrepared(p)
+	s.flushPolling()
+	return true
 }
 
 // Close closes the session from the server side. Safe from any goroutine.
@@ -159,8 +225,21 @@ func (s *Session) Run(l *loop.Loop) {
 	closeReq := s.closeReq
 	s.mu.Unlock()
 	for i := range batch {
-		s.queue(batch[i])
-		batch[i] = outPacket{}
+		it := &batch[i]
+		if it.volatile && !s.writable() {
+			batch[i] = outItem{}
+			continue
+		}
+		switch {
+		case it.prepared != nil:
+			s.queuePrepared(it.prepared)
+		default:
+			s.queue(outPacket{typ: codec.PacketMessage, binary: it.binary, data: it.text})
+			for _, a := range it.attachments {
+				s.queue(outPacket{typ: codec.PacketMessage, binary: true, data: a})
+			}
+		}
+		batch[i] = outItem{}
 	}
 	s.spare = batch[:0]
 	s.flushPolling()
@@ -203,12 +282,49 @@ func (s *Session) queue(p outPacket) {
 		}
 		return
 	}
-	s.pending = append(s.pending, p)
-	s.pendingBytes += codec.PayloadPacketLen(p.binary, p.data) + 1
-	if s.pendingBytes > s.srv.cfg.MaxBufferedBytes {
+	s.pending = codec.AppendPayloadPacket(s.pending, len(s.pending) == 0, p.typ, p.binary, p.data)
+	if len(s.pending) > s.srv.cfg.MaxBufferedBytes {
 		s.close(ReasonSlowConsumer, true)
 	}
 }
+
+// queuePrepared is queue for a prepared packet.
+func (s *Session) queuePrepared(p *Prepared) {
+	if s.state == stateClosed {
+		return
+	}
+	if s.transport == transportWebSocket {
+		s.ws.WriteRaw(p.WS)
+		if s.ws.Buffered() > s.srv.loopOpts.MaxOutboundBytes {
+			s.close(ReasonSlowConsumer, true)
+		}
+		return
+	}
+	if len(s.pending) > 0 {
+		s.pending = append(s.pending, codec.Separator)
+	}
+	s.pending = append(s.pending, p.Polling...)
+	if len(s.pending) > s.srv.cfg.MaxBufferedBytes {
+		s.close(ReasonSlowConsumer, true)
+	}
+}
+
+// writable reports whether the transport can take a packet at once, which
+// is when volatile packets are sent: over polling a GET must be held, over
+// WebSocket nothing may be waiting in the socket's buffers.
+func (s *Session) writable() bool {
+	if s.state != stateOpen {
+		return false
+	}
+	if s.transport == transportWebSocket {
+		return s.ws.Buffered() < volatileSoftCap
+	}
+	return s.pollConn != nil
+}
+
+// volatileSoftCap is the queued output above which volatile packets to a
+// WebSocket are dropped.
+const volatileSoftCap = 64 << 10
 
 // stragglerGrace is how long a session closed by the client's POST waits for
 // a GET the client sent before it.
@@ -221,13 +337,8 @@ func (s *Session) flushPolling() {
 	if s.transport != transportPolling || s.pollConn == nil || len(s.pending) == 0 {
 		return
 	}
-	body := make([]byte, 0, s.pendingBytes)
-	for i, p := range s.pending {
-		body = codec.AppendPayloadPacket(body, i == 0, p.typ, p.binary, p.data)
-		s.pending[i] = outPacket{}
-	}
-	s.pending = s.pending[:0]
-	s.pendingBytes = 0
+	body := s.pending
+	s.pending = nil
 	s.answerPoll(body)
 }
 
@@ -340,7 +451,7 @@ func (s *Session) close(reason Reason, byServer bool) {
 		if reason == ReasonTransportClose { // the client's own close packet
 			body = []byte{'6'}
 		}
-		s.pending = s.pending[:0]
+		s.pending = nil
 		s.answerPoll(body)
 	}
 	if s.probe != nil {

@@ -3,6 +3,7 @@ package loop
 import (
 	"net"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,7 @@ const (
 	flagFragmented                      // a fragmented WebSocket message is in progress
 	flagResumeQueued                    // a resume task is posted
 	flagDiscardInput                    // the rest of the input is unwanted (an unread oversized body)
+	flagHead                            // the held request is a HEAD: its response has no body
 )
 
 // lingerTimeout bounds how long a connection we are done with may keep
@@ -142,10 +144,13 @@ func (c *Conn) serve() {
 }
 
 // Run resumes reading after a held request got its response.
-func (c *Conn) Run(*Loop) {
+func (c *Conn) Run(l *Loop) {
 	c.flags &^= flagResumeQueued
 	if c.flags&(flagClosed|flagClosing) == 0 {
+		prev := l.serving
+		l.serving = c
 		c.serve()
+		l.serving = prev
 	}
 }
 
@@ -204,7 +209,10 @@ func (c *Conn) serveHTTP() {
 			return
 		}
 		req.Body = buf[headLen : int64(headLen)+bodyLen]
-		c.flags = (c.flags | flagAwaiting) &^ flagHeadDone
+		c.flags = (c.flags | flagAwaiting) &^ (flagHeadDone | flagHead)
+		if string(req.Method) == "HEAD" {
+			c.flags |= flagHead
+		}
 		if req.Close {
 			c.flags |= flagCloseAfter
 		}
@@ -258,13 +266,17 @@ func (c *Conn) Respond(r *Response) {
 		b.B = append(b.B, "Connection: close\r\n"...)
 	}
 	b.B = append(b.B, "\r\n"...)
-	b.B = append(b.B, r.Body...)
-	c.flags &^= flagAwaiting
+	if c.flags&flagHead == 0 { // RFC 9110 §9.3.2: a HEAD response has no content
+		b.B = append(b.B, r.Body...)
+	}
+	c.flags &^= flagAwaiting | flagHead
 	if closeAfter {
 		c.CloseGracefully(ReasonServerClosed)
 		return
 	}
-	if c.flags&flagResumeQueued == 0 && c.gc.InboundBuffered() > 0 && c.loop.current != c {
+	// Input that arrived while the request was held is parsed now, unless
+	// this very connection's parse loop is running and will get to it.
+	if c.flags&flagResumeQueued == 0 && c.gc.InboundBuffered() > 0 && c.loop.serving != c {
 		c.flags |= flagResumeQueued
 		c.loop.Post(c)
 	}
@@ -291,6 +303,12 @@ func (c *Conn) AcceptWebSocket(req *Request) bool {
 	b := c.buf()
 	b.B = append(b.B, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b.B = codec.AppendAcceptKey(b.B, req.WSKey)
+	if proto := firstSubprotocol(req.WSProtocol); len(proto) > 0 {
+		// Node's ws selects the first offered subprotocol; a browser that
+		// offered some fails the handshake if none is selected.
+		b.B = append(b.B, "\r\nSec-WebSocket-Protocol: "...)
+		b.B = append(b.B, proto...)
+	}
 	b.B = append(b.B, "\r\n\r\n"...)
 	c.flags &^= flagAwaiting | flagCloseAfter
 	c.state = stateWS
@@ -552,4 +570,32 @@ func appendStatusLine(dst []byte, status int) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, statusText[status]...)
 	return append(dst, "\r\n"...)
+}
+
+// firstSubprotocol returns the first token of a Sec-WebSocket-Protocol
+// header, or nil when it is not a valid token.
+func firstSubprotocol(v []byte) []byte {
+	end := len(v)
+	for i, ch := range v {
+		if ch == ',' {
+			end = i
+			break
+		}
+	}
+	tok := v[:end]
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+		tok = tok[:len(tok)-1]
+	}
+	if len(tok) == 0 || len(tok) > 256 {
+		return nil
+	}
+	for _, ch := range tok {
+		if ch <= ' ' || ch >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", ch) >= 0 {
+			return nil
+		}
+	}
+	return tok
 }

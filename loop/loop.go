@@ -34,7 +34,8 @@ type Loop struct {
 	inCallback bool   // guarded by mu: the loop is inside a callback and drains before leaving it
 
 	dirty   []*Conn // loop only: connections with queued writes or a pending close
-	current *Conn   // loop only: the connection whose OnTraffic is running
+	current *Conn   // loop only: the connection whose OnTraffic is running (closing it must go through gnet's return value)
+	serving *Conn   // loop only: the connection whose input is being parsed right now
 	depth   int     // loop only: nesting of enter/exit
 	req     Request // loop only: scratch for the request being parsed
 

@@ -85,6 +85,8 @@ type Server struct {
 	loops   []*Loop
 	stopped bool
 
+	loopTIDs sync.Map // OS thread id → *Loop
+
 	stats stats
 }
 
@@ -121,6 +123,9 @@ func (s *Server) Serve() error {
 		gnet.WithReusePort(s.opts.ReusePort),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.opts.Logger}),
+		// Each loop keeps its OS thread, so OnLoopThread can tell a loop
+		// from any other goroutine (and blocking calls can refuse to run there).
+		gnet.WithLockOSThread(true),
 	)
 	s.stopDrivers()
 	return err
@@ -153,6 +158,13 @@ func (s *Server) Loops() []*Loop {
 	return append([]*Loop(nil), s.loops...)
 }
 
+// OnLoopThread reports whether the caller runs on one of the server's event
+// loops (where blocking would stall every connection of that loop).
+func (s *Server) OnLoopThread() bool {
+	_, ok := s.loopTIDs.Load(unix.Gettid())
+	return ok
+}
+
 func (s *Server) loopOf(el gnet.EventLoop) *Loop {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,6 +175,7 @@ func (s *Server) loopOf(el gnet.EventLoop) *Loop {
 	}
 	l := newLoop(s, el, len(s.loops))
 	s.loops = append(s.loops, l)
+	s.loopTIDs.Store(unix.Gettid(), l) // called on the loop's own (locked) thread
 	return l
 }
 
@@ -267,10 +280,12 @@ func (g *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 
 func (g *gnetHandler) serve(c *Conn) {
 	defer func() {
+		c.loop.serving = nil
 		if r := recover(); r != nil {
 			g.s.recovered(r, c)
 		}
 	}()
+	c.loop.serving = c
 	c.serve()
 }
 
