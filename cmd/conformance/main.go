@@ -3,6 +3,9 @@
 //
 //	-mode eio   the bare Engine.IO echo server of socketio/engine.io-protocol's test-suite:
 //	            path /engine.io/, ping 300/200 ms, maxPayload 1e6, CORS *, every message echoed
+//	-mode sio   the Socket.IO server of socketio/socket.io-protocol's test-suite: path
+//	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
+//	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
 package main
 
 import (
@@ -17,27 +20,63 @@ import (
 
 	"sio/engine"
 	"sio/loop"
+	"sio/socketio"
 )
 
+// server is what every mode runs.
+type server interface {
+	Serve() error
+	Ready() <-chan struct{}
+	Close(ctx context.Context) error
+}
+
 func main() {
-	mode := flag.String("mode", "eio", "which server: eio")
+	mode := flag.String("mode", "eio", "which server: eio, sio")
 	addr := flag.String("addr", ":3000", "listen address")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	var srv *engine.Server
+	var srv server
+	var addrOf func() string
 	switch *mode {
 	case "eio":
-		srv = engine.NewServer(engine.Config{
+		e := engine.NewServer(engine.Config{
 			Path:              "/engine.io/",
 			PingInterval:      300 * time.Millisecond,
 			PingTimeout:       200 * time.Millisecond,
 			MaxHTTPBufferSize: 1e6,
 			CORS:              &engine.CORS{Origins: []string{"*"}},
 		}, loop.Options{Addr: *addr, Logger: log})
-		srv.OnConnection(func(s *engine.Session, _ *loop.Request) {
+		e.OnConnection(func(s *engine.Session, _ *loop.Request) {
 			s.OnMessage(func(s *engine.Session, data []byte, binary bool) { s.Send(data, binary) })
 		})
+		srv, addrOf = e, func() string { return e.Loop().Addr().String() }
+	case "sio":
+		io := socketio.NewServer(socketio.Options{
+			Engine: engine.Config{
+				Path:              "/socket.io/",
+				PingInterval:      300 * time.Millisecond,
+				PingTimeout:       200 * time.Millisecond,
+				MaxHTTPBufferSize: 1e6,
+				CORS:              &engine.CORS{Origins: []string{"*"}},
+			},
+			Listen:         loop.Options{Addr: *addr, Logger: log},
+			ConnectTimeout: time.Second,
+			Logger:         log,
+		})
+		io.OnConnection(func(s *socketio.Socket) {
+			_ = s.Emit("auth", s.Handshake().Auth)
+			s.On("message", func(e *socketio.Event) {
+				_ = s.Emit("message-back", e.Values()...)
+			})
+			s.On("message-with-ack", func(e *socketio.Event) {
+				_ = e.Ack(e.Values()...)
+			})
+		})
+		io.Of("/custom").OnConnection(func(s *socketio.Socket) {
+			_ = s.Emit("auth", s.Handshake().Auth)
+		})
+		srv, addrOf = io, func() string { return io.Engine().Loop().Addr().String() }
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", *mode)
 		os.Exit(2)
@@ -52,7 +91,7 @@ func main() {
 	}()
 	go func() {
 		<-srv.Ready()
-		log.Warn("conformance server listening", "mode", *mode, "addr", srv.Loop().Addr())
+		log.Warn("conformance server listening", "mode", *mode, "addr", addrOf())
 	}()
 	if err := srv.Serve(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,472 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/bytedance/sonic"
+
+	"sio/codec"
+)
+
+// jsonAPI encodes like JSON.stringify: compact, no HTML escaping.
+var jsonAPI = sonic.Config{EscapeHTML: false, CompactMarshaler: true, CopyString: true}.Froze()
+
+// Args are the arguments of a received event or acknowledgement. The JSON
+// stays raw until asked for; binary attachments are resolved on access.
+// An Args handed to a handler borrows the connection's read buffer: it is
+// valid until the handler returns (Clone keeps a copy).
+type Args struct {
+	elems       [][]byte // raw JSON of each argument
+	attachments [][]byte
+}
+
+// ErrArgIndex is returned for an argument index out of range.
+var ErrArgIndex = errors.New("socketio: no such argument")
+
+// Len is the number of arguments.
+func (a *Args) Len() int { return len(a.elems) }
+
+// Raw returns the raw JSON of argument i (placeholders included), or nil.
+func (a *Args) Raw(i int) []byte {
+	if i < 0 || i >= len(a.elems) {
+		return nil
+	}
+	return a.elems[i]
+}
+
+// Bytes returns argument i when it is a binary attachment.
+func (a *Args) Bytes(i int) ([]byte, bool) {
+	raw := a.Raw(i)
+	if raw == nil || len(a.attachments) == 0 {
+		return nil, false
+	}
+	n, ok := codec.PlaceholderNum(raw)
+	if !ok || n >= len(a.attachments) {
+		return nil, false
+	}
+	return a.attachments[n], true
+}
+
+// String returns argument i when it is a JSON string.
+func (a *Args) String(i int) (string, error) {
+	raw := a.Raw(i)
+	if raw == nil {
+		return "", ErrArgIndex
+	}
+	if codec.Kind(raw) != codec.JSONString {
+		return "", fmt.Errorf("socketio: argument %d is not a string", i)
+	}
+	var s string
+	err := jsonAPI.Unmarshal(raw, &s)
+	return s, err
+}
+
+// Decode unmarshals argument i into v. Placeholders nested in it decode as
+// base64 of their attachment when v has a []byte there.
+func (a *Args) Decode(i int, v any) error {
+	raw := a.Raw(i)
+	if raw == nil {
+		return ErrArgIndex
+	}
+	if len(a.attachments) > 0 {
+		if b, ok := v.(*[]byte); ok {
+			if data, ok := a.Bytes(i); ok {
+				*b = append((*b)[:0], data...)
+				return nil
+			}
+		}
+		val, err := a.value(raw)
+		if err != nil {
+			return err
+		}
+		// Re-encode the tree (attachments become base64, as encoding/json
+		// does for []byte) and decode into v.
+		tmp, err := jsonAPI.Marshal(val)
+		if err != nil {
+			return err
+		}
+		return jsonAPI.Unmarshal(tmp, v)
+	}
+	return jsonAPI.Unmarshal(raw, v)
+}
+
+// Value returns argument i as a Go value: []byte for an attachment,
+// json.RawMessage when it holds no attachment (no re-encoding), or a decoded
+// tree (map[string]any, []any, …) with attachments as []byte.
+func (a *Args) Value(i int) (any, error) {
+	raw := a.Raw(i)
+	if raw == nil {
+		return nil, ErrArgIndex
+	}
+	return a.value(raw)
+}
+
+func (a *Args) value(raw []byte) (any, error) {
+	if len(a.attachments) == 0 {
+		return json.RawMessage(raw), nil
+	}
+	if n, ok := codec.PlaceholderNum(raw); ok && n < len(a.attachments) {
+		return a.attachments[n], nil
+	}
+	if k := codec.Kind(raw); k != codec.JSONObject && k != codec.JSONArray {
+		return json.RawMessage(raw), nil
+	}
+	var tree any
+	if err := jsonAPI.Unmarshal(raw, &tree); err != nil {
+		return nil, err
+	}
+	return resolvePlaceholders(tree, a.attachments), nil
+}
+
+// Values returns every argument as Value does, ready to be emitted again
+// unchanged (raw JSON is passed through byte for byte).
+func (a *Args) Values() []any {
+	out := make([]any, len(a.elems))
+	for i := range a.elems {
+		out[i], _ = a.Value(i)
+	}
+	return out
+}
+
+// Clone returns a copy that owns its memory.
+func (a *Args) Clone() Args {
+	c := Args{elems: make([][]byte, len(a.elems)), attachments: make([][]byte, len(a.attachments))}
+	for i, e := range a.elems {
+		c.elems[i] = append([]byte(nil), e...)
+	}
+	for i, b := range a.attachments {
+		c.attachments[i] = append([]byte(nil), b...)
+	}
+	return c
+}
+
+func resolvePlaceholders(v any, att [][]byte) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 2 {
+			if ph, ok := t["_placeholder"].(bool); ok && ph {
+				if n, ok := t["num"].(float64); ok && int(n) >= 0 && int(n) < len(att) && float64(int(n)) == n {
+					return att[int(n)]
+				}
+			}
+		}
+		for k, e := range t {
+			t[k] = resolvePlaceholders(e, att)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = resolvePlaceholders(e, att)
+		}
+	}
+	return v
+}
+
+// parseArgs splits a validated JSON array into its elements, skipping the
+// first skip of them (the event name).
+func parseArgs(arr []byte, skip int, attachments [][]byte, dst *Args) error {
+	dst.elems = dst.elems[:0]
+	dst.attachments = attachments
+	return codec.ArrayElements(arr, func(i int, e []byte) bool {
+		if i >= skip {
+			dst.elems = append(dst.elems, e)
+		}
+		return true
+	})
+}
+
+// --- encoding ---------------------------------------------------------------
+
+// encoder appends JSON for emitted arguments, moving []byte values (at any
+// depth) into attachments, in depth-first order as socket.io-parser does.
+type encoder struct {
+	buf         []byte
+	attachments [][]byte
+}
+
+func (e *encoder) arg(v any) error {
+	switch t := v.(type) {
+	case nil:
+		e.buf = append(e.buf, "null"...)
+	case string:
+		e.buf = appendJSONString(e.buf, t)
+	case json.RawMessage:
+		if len(t) == 0 {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		e.buf = append(e.buf, t...)
+	case []byte:
+		e.buf = codec.AppendPlaceholder(e.buf, len(e.attachments))
+		e.attachments = append(e.attachments, t)
+	case bool:
+		if t {
+			e.buf = append(e.buf, "true"...)
+		} else {
+			e.buf = append(e.buf, "false"...)
+		}
+	case int:
+		e.buf = appendInt(e.buf, int64(t))
+	case int64:
+		e.buf = appendInt(e.buf, t)
+	case int32:
+		e.buf = appendInt(e.buf, int64(t))
+	case uint:
+		e.buf = appendUint(e.buf, uint64(t))
+	case uint64:
+		e.buf = appendUint(e.buf, t)
+	case uint32:
+		e.buf = appendUint(e.buf, uint64(t))
+	case float64, float32:
+		b, err := jsonAPI.Marshal(t)
+		if err != nil {
+			return err
+		}
+		e.buf = append(e.buf, b...)
+	case []any:
+		e.buf = append(e.buf, '[')
+		for i, x := range t {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.arg(x); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, ']')
+	case map[string]any:
+		e.buf = append(e.buf, '{')
+		i := 0
+		for k, x := range t {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			i++
+			e.buf = appendJSONString(e.buf, k)
+			e.buf = append(e.buf, ':')
+			if err := e.arg(x); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+	default:
+		if mayHoldBinary(reflect.TypeOf(v)) {
+			return e.reflectValue(reflect.ValueOf(v))
+		}
+		b, err := jsonAPI.Marshal(v)
+		if err != nil {
+			return err
+		}
+		e.buf = append(e.buf, b...)
+	}
+	return nil
+}
+
+// reflectValue walks composite values that may hold []byte so that every
+// binary ends up as an attachment, as Node's hasBinary/deconstructPacket do.
+func (e *encoder) reflectValue(v reflect.Value) error {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		v = v.Elem()
+	}
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return e.arg(v.Bytes())
+	case !mayHoldBinary(t):
+		return e.arg(v.Interface())
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		e.buf = append(e.buf, '[')
+		for i := 0; i < v.Len(); i++ {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.reflectValue(v.Index(i)); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, ']')
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return fmt.Errorf("socketio: cannot encode map with %s keys", t.Key())
+		}
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		e.buf = append(e.buf, '{')
+		for i, it := 0, v.MapRange(); it.Next(); i++ {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = appendJSONString(e.buf, it.Key().String())
+			e.buf = append(e.buf, ':')
+			if err := e.reflectValue(it.Value()); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+	case reflect.Struct:
+		e.buf = append(e.buf, '{')
+		n := 0
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, omitEmpty, skip := jsonFieldName(f)
+			if skip || (omitEmpty && v.Field(i).IsZero()) {
+				continue
+			}
+			if n > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			n++
+			e.buf = appendJSONString(e.buf, name)
+			e.buf = append(e.buf, ':')
+			if err := e.reflectValue(v.Field(i)); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+	default:
+		return e.arg(v.Interface())
+	}
+	return nil
+}
+
+var binaryTypes = map[reflect.Type]bool{}
+
+var bytesType = reflect.TypeOf([]byte(nil))
+
+// mayHoldBinary reports whether values of t can contain a []byte (interface
+// types can, dynamically).
+func mayHoldBinary(t reflect.Type) bool {
+	return mayHoldBinaryDepth(t, 0)
+}
+
+func mayHoldBinaryDepth(t reflect.Type, depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer:
+		return mayHoldBinaryDepth(t.Elem(), depth+1)
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return true
+		}
+		return mayHoldBinaryDepth(t.Elem(), depth+1)
+	case reflect.Array, reflect.Map:
+		return mayHoldBinaryDepth(t.Elem(), depth+1)
+	case reflect.Struct:
+		if t.Implements(jsonMarshalerType) {
+			return false
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() && mayHoldBinaryDepth(t.Field(i).Type, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var jsonMarshalerType = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
+
+func jsonFieldName(f reflect.StructField) (name string, omitEmpty, skip bool) {
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return "", false, true
+	}
+	name = f.Name
+	for i, part := range splitComma(tag) {
+		if i == 0 && part != "" {
+			name = part
+		} else if part == "omitempty" {
+			omitEmpty = true
+		}
+	}
+	return name, omitEmpty, false
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func appendInt(dst []byte, n int64) []byte {
+	if n < 0 {
+		dst = append(dst, '-')
+		return appendUint(dst, uint64(-n))
+	}
+	return appendUint(dst, uint64(n))
+}
+
+func appendUint(dst []byte, n uint64) []byte {
+	var tmp [20]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(dst, tmp[i:]...)
+}
+
+// appendJSONString writes s as JSON.stringify does: only quotes, backslashes
+// and control characters are escaped (no HTML escaping; U+2028/2029 kept).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, `\u00`...)
+			dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

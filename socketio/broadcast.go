@@ -1,0 +1,206 @@
+package socketio
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// BroadcastOperator selects recipients and flags for a broadcast. Each
+// modifier returns a new operator, so one can be kept and reused.
+type BroadcastOperator struct {
+	nsp    *Namespace
+	rooms  []Room
+	except []Room
+	flags  BroadcastFlags
+}
+
+func (b *BroadcastOperator) clone() *BroadcastOperator {
+	c := *b
+	c.rooms = append([]Room(nil), b.rooms...)
+	c.except = append([]Room(nil), b.except...)
+	return &c
+}
+
+// To adds rooms (a socket in any of them receives the packet once).
+func (b *BroadcastOperator) To(rooms ...Room) *BroadcastOperator {
+	c := b.clone()
+	c.rooms = append(c.rooms, rooms...)
+	return c
+}
+
+// In is To.
+func (b *BroadcastOperator) In(rooms ...Room) *BroadcastOperator { return b.To(rooms...) }
+
+// Except excludes the sockets of rooms.
+func (b *BroadcastOperator) Except(rooms ...Room) *BroadcastOperator {
+	c := b.clone()
+	c.except = append(c.except, rooms...)
+	return c
+}
+
+// Volatile drops the packet for clients that cannot take it at once.
+func (b *BroadcastOperator) Volatile() *BroadcastOperator {
+	c := b.clone()
+	c.flags.Volatile = true
+	return c
+}
+
+// Local keeps the broadcast on this node.
+func (b *BroadcastOperator) Local() *BroadcastOperator {
+	c := b.clone()
+	c.flags.Local = true
+	return c
+}
+
+// Compress sets the compress flag (forwarded to other nodes; no local effect).
+func (b *BroadcastOperator) Compress(v bool) *BroadcastOperator {
+	c := b.clone()
+	c.flags.Compress = &v
+	return c
+}
+
+// Timeout sets the acknowledgement timeout of EmitWithAck / an AckHandler.
+func (b *BroadcastOperator) Timeout(d time.Duration) *BroadcastOperator {
+	c := b.clone()
+	c.flags.Timeout = d
+	return c
+}
+
+func (b *BroadcastOperator) options() *BroadcastOptions {
+	return &BroadcastOptions{Rooms: b.rooms, Except: b.except, Flags: b.flags}
+}
+
+// BroadcastAckHandler receives every recipient's acknowledgement, or
+// ErrTimeout with those that arrived in time.
+type BroadcastAckHandler func(replies []*Args, err error)
+
+// Emit broadcasts an event. If the last argument is a BroadcastAckHandler,
+// every recipient must acknowledge within the Timeout. Safe from any goroutine.
+func (b *BroadcastOperator) Emit(event string, args ...any) error {
+	if isReserved(event) {
+		return ErrReservedEvent
+	}
+	if n := len(args); n > 0 {
+		var h BroadcastAckHandler
+		switch f := args[n-1].(type) {
+		case BroadcastAckHandler:
+			h = f
+		case func([]*Args, error):
+			h = f
+		}
+		if h != nil {
+			return b.emitWithAck(event, args[:n-1], h)
+		}
+	}
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	data = append(data, args...)
+	b.nsp.adapter.Broadcast(&Packet{Nsp: b.nsp.name, Data: data, ID: -1}, b.options())
+	return nil
+}
+
+// EmitWithAck broadcasts and waits until every recipient acknowledged or the
+// Timeout passed (then ErrTimeout, with the replies received). It must not be
+// called on an event loop.
+func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]*Args, error) {
+	if b.nsp.srv.eng.Loop().OnLoopThread() {
+		return nil, ErrOnLoop
+	}
+	type res struct {
+		r   []*Args
+		err error
+	}
+	ch := make(chan res, 1)
+	if err := b.emitWithAck(event, args, func(r []*Args, err error) { ch <- res{r, err} }); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.r, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (b *BroadcastOperator) emitWithAck(event string, args []any, h BroadcastAckHandler) error {
+	timeout := b.flags.Timeout
+	if timeout <= 0 {
+		timeout = b.nsp.srv.opts.AckTimeout
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Second // Node's requestsTimeout; a broadcast ack must end
+	}
+	col := &ackCollector{h: h, expected: -1}
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	data = append(data, args...)
+	col.timer = time.AfterFunc(timeout, func() { col.finish(ErrTimeout) })
+	b.nsp.adapter.BroadcastWithAck(&Packet{Nsp: b.nsp.name, Data: data, ID: -1}, b.options(),
+		col.addExpected, col.add)
+	return nil
+}
+
+// ackCollector gathers broadcast acknowledgements. (One time.AfterFunc per
+// broadcast with acks, not per connection.)
+type ackCollector struct {
+	mu       sync.Mutex
+	h        BroadcastAckHandler
+	replies  []*Args
+	expected int // -1 until a node reported its client count
+	done     bool
+	timer    *time.Timer
+}
+
+func (c *ackCollector) addExpected(n int) {
+	c.mu.Lock()
+	if c.expected < 0 {
+		c.expected = 0
+	}
+	c.expected += n
+	complete := len(c.replies) >= c.expected
+	c.mu.Unlock()
+	if complete {
+		c.finish(nil)
+	}
+}
+
+func (c *ackCollector) add(a *Args) {
+	cl := a.Clone()
+	c.mu.Lock()
+	c.replies = append(c.replies, &cl)
+	complete := c.expected >= 0 && len(c.replies) >= c.expected
+	c.mu.Unlock()
+	if complete {
+		c.finish(nil)
+	}
+}
+
+func (c *ackCollector) finish(err error) {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	replies := c.replies
+	c.mu.Unlock()
+	c.timer.Stop()
+	c.h(replies, err)
+}
+
+// FetchSockets returns the matching sockets (cluster-wide).
+func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return b.nsp.adapter.FetchSockets(ctx, b.options())
+}
+
+// SocketsJoin makes the matching sockets join rooms.
+func (b *BroadcastOperator) SocketsJoin(rooms ...Room) { b.nsp.adapter.AddSockets(b.options(), rooms) }
+
+// SocketsLeave makes the matching sockets leave rooms.
+func (b *BroadcastOperator) SocketsLeave(rooms ...Room) { b.nsp.adapter.DelSockets(b.options(), rooms) }
+
+// DisconnectSockets disconnects the matching sockets.
+func (b *BroadcastOperator) DisconnectSockets(close bool) {
+	b.nsp.adapter.DisconnectSockets(b.options(), close)
+}

@@ -1,0 +1,346 @@
+package socketio
+
+import (
+	"encoding/json"
+	"net/url"
+	"time"
+
+	"sio/codec"
+	"sio/engine"
+	"sio/loop"
+)
+
+// maxPreConnectPacket caps what an unauthenticated connection may send
+// before it joins a namespace (only CONNECT packets are allowed then).
+const maxPreConnectPacket = 8 << 10
+
+// client is the Socket.IO state of one Engine.IO session. It lives on the
+// session's loop; nothing here is touched elsewhere.
+type client struct {
+	srv       *Server
+	sess      *engine.Session
+	handshake Handshake
+	sockets   map[string]*Socket // by namespace name; connecting sockets included
+	joined    bool               // a namespace was joined once (stops the connect timeout)
+	closed    bool
+
+	bin        *binaryPacket
+	binGen     uint64
+	connectTmr loop.Timer
+	binTmr     loop.Timer
+}
+
+type binaryPacket struct {
+	pkt         codec.SIOPacket
+	text        []byte
+	attachments [][]byte
+	bytes       int
+}
+
+func (s *Server) onEngineConnection(sess *engine.Session, r *loop.Request) {
+	c := &client{srv: s, sess: sess, sockets: make(map[string]*Socket, 1)}
+	c.handshake = Handshake{
+		Time:    time.Now(),
+		URL:     string(r.Target),
+		rawHead: append([]byte(nil), r.Raw...),
+		XDomain: len(r.Origin) > 0,
+	}
+	if ra := sess.RemoteAddr(); ra != nil {
+		c.handshake.Address = remoteIP(sess, ra)
+	}
+	sess.Data = c
+	sess.OnMessage(c.onData)
+	sess.OnClose(c.onEngineClose)
+	l := sess.Loop()
+	c.connectTmr.Init(l, func() {
+		sess.Do(func() {
+			if !c.joined && !c.closed {
+				c.closeWith(ReasonForcedServerClose)
+			}
+		})
+	})
+	c.connectTmr.Reset(s.opts.ConnectTimeout)
+}
+
+// onData receives one Engine.IO message (on the loop); data is borrowed.
+func (c *client) onData(_ *engine.Session, data []byte, binary bool) {
+	if c.closed {
+		return
+	}
+	if c.bin != nil {
+		if !binary {
+			c.fail() // text while attachments are pending
+			return
+		}
+		b := c.bin
+		b.bytes += len(data)
+		if b.bytes > c.srv.opts.MaxAttachmentBytes {
+			c.fail()
+			return
+		}
+		b.attachments = append(b.attachments, append([]byte(nil), data...))
+		if len(b.attachments) == b.pkt.Attachments {
+			c.bin = nil
+			c.binGen++
+			c.dispatch(&b.pkt, b.attachments)
+		}
+		return
+	}
+	if binary {
+		c.fail() // an attachment nobody announced
+		return
+	}
+	if !c.joined && len(c.sockets) == 0 && len(data) > maxPreConnectPacket {
+		c.fail()
+		return
+	}
+	p, err := codec.DecodeSIO(data, c.srv.opts.MaxAttachments)
+	if err != nil {
+		c.fail()
+		return
+	}
+	if !c.joined && p.Type != codec.SIOConnect {
+		c.closeWith(ReasonForcedServerClose) // nothing but CONNECT before a namespace is joined
+		return
+	}
+	if (p.Type == codec.SIOBinaryEvent || p.Type == codec.SIOBinaryAck) && p.Attachments > 0 {
+		text := append([]byte(nil), data...)
+		p2, _ := codec.DecodeSIO(text, c.srv.opts.MaxAttachments) // re-slice into the owned copy
+		c.bin = &binaryPacket{pkt: p2, text: text}
+		gen := c.binGen
+		sess := c.sess
+		c.binTmr.Init(sess.Loop(), func() {
+			sess.Do(func() {
+				if c.bin != nil && c.binGen == gen {
+					c.fail() // attachments never completed
+				}
+			})
+		})
+		c.binTmr.Reset(c.srv.opts.AttachmentTimeout)
+		return
+	}
+	c.dispatch(&p, nil)
+}
+
+func (c *client) dispatch(p *codec.SIOPacket, attachments [][]byte) {
+	if p.Type == codec.SIOConnect {
+		c.connect(p)
+		return
+	}
+	s := c.sockets[string(p.Nsp)]
+	if s == nil || !s.connected.Load() {
+		c.closeWith(ReasonForcedServerClose) // a namespace this client has not joined
+		return
+	}
+	switch p.Type {
+	case codec.SIOEvent, codec.SIOBinaryEvent:
+		s.onEvent(p, attachments)
+	case codec.SIOAck, codec.SIOBinaryAck:
+		s.onAck(p, attachments)
+	case codec.SIODisconnect:
+		s.onClose(ReasonClientNamespaceDisconnect)
+	default: // CONNECT_ERROR is server→client only
+		c.fail()
+	}
+}
+
+var invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
+
+func (c *client) connect(p *codec.SIOPacket) {
+	name := string(p.Nsp)
+	if _, dup := c.sockets[name]; dup {
+		c.closeWith(ReasonForcedServerClose)
+		return
+	}
+	auth := p.Data
+	nsp := c.srv.lookupNamespace(name, auth)
+	if nsp == nil {
+		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, invalidNamespace), nil, false)
+		return
+	}
+	hs := c.handshake
+	if len(auth) > 0 {
+		hs.Auth = append(json.RawMessage(nil), auth...)
+	} else {
+		hs.Auth = json.RawMessage("{}")
+	}
+	s := &Socket{nsp: nsp, client: c, handshake: &hs}
+	var missed []*Prepared
+	if c.srv.opts.Recovery != nil {
+		if pid, offset := recoveryKeys(auth); pid != "" {
+			if sess, pkts, err := nsp.adapter.RestoreSession(pid, offset); err == nil && sess != nil {
+				s.id, s.pid, s.rooms, s.data, s.recovered = sess.SID, sess.PID, sess.Rooms, sess.Data, true
+				missed = pkts
+			}
+		}
+		if !s.recovered {
+			s.pid = engine.NewID()
+		}
+	}
+	if !s.recovered {
+		s.id = newSocketID()
+	}
+	c.sockets[name] = s
+	nsp.mu.RLock()
+	mws := nsp.middlewares
+	nsp.mu.RUnlock()
+	if s.recovered && c.srv.opts.Recovery.SkipMiddlewares {
+		mws = nil
+	}
+	c.runConnectMiddlewares(s, mws, 0, missed)
+}
+
+func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, missed []*Prepared) {
+	if i == len(mws) {
+		c.finishConnect(s, nil, missed)
+		return
+	}
+	done := false
+	mws[i](s, func(err error) {
+		c.sess.Do(func() {
+			if done {
+				return
+			}
+			done = true
+			if err != nil {
+				c.finishConnect(s, err, nil)
+				return
+			}
+			c.runConnectMiddlewares(s, mws, i+1, missed)
+		})
+	})
+}
+
+func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
+	name := s.nsp.name
+	if c.closed || c.sockets[name] != s {
+		return
+	}
+	if err != nil {
+		delete(c.sockets, name)
+		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
+		return
+	}
+	c.joined = true
+	s.connected.Store(true)
+	s.nsp.add(s)
+	if len(s.rooms) > 0 {
+		s.nsp.adapter.AddAll(s.id, s.rooms)
+		s.rooms = nil
+	}
+	for _, p := range missed {
+		c.sess.SendPrepared(p, false) // Node sends the missed packets before the ack
+	}
+	ack := append([]byte(`{"sid":`), jsonString(string(s.id))...)
+	if s.pid != "" {
+		ack = append(ack, `,"pid":`...)
+		ack = append(ack, jsonString(s.pid)...)
+	}
+	ack = append(ack, '}')
+	c.sess.SendMessage(encodeControl(codec.SIOConnect, name, ack), nil, false)
+	s.nsp.mu.RLock()
+	hs := s.nsp.onConnection
+	s.nsp.mu.RUnlock()
+	for _, h := range hs {
+		if !s.connected.Load() {
+			break
+		}
+		h(s)
+	}
+}
+
+func connectErrorPayload(err error) []byte {
+	b := append([]byte(`{"message":`), jsonString(err.Error())...)
+	if ce, ok := err.(*ConnectError); ok && ce.Data != nil {
+		e := encoder{}
+		if e.arg(ce.Data) == nil && len(e.attachments) == 0 {
+			b = append(b, `,"data":`...)
+			b = append(b, e.buf...)
+		}
+	}
+	return append(b, '}')
+}
+
+func jsonString(s string) []byte { return appendJSONString(nil, s) }
+
+// recoveryKeys extracts pid and offset from a CONNECT payload.
+func recoveryKeys(auth []byte) (pid, offset string) {
+	if codec.Kind(auth) != codec.JSONObject {
+		return "", ""
+	}
+	_ = codec.ObjectMembers(auth, func(k, v []byte) bool {
+		if codec.Kind(v) == codec.JSONString {
+			switch string(k) {
+			case "pid":
+				pid = string(v[1 : len(v)-1])
+			case "offset":
+				offset = string(v[1 : len(v)-1])
+			}
+		}
+		return true
+	})
+	if offset == "" {
+		return "", ""
+	}
+	return pid, offset
+}
+
+func (c *client) remove(s *Socket) {
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+}
+
+// fail closes the connection after a protocol error ("forced close" for the
+// engine, "parse error"-like for the sockets, as Node's decoder errors do).
+func (c *client) fail() {
+	c.closeWith(ReasonForcedClose)
+}
+
+// closeWith disconnects every socket with reason, then closes the session.
+func (c *client) closeWith(reason string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for _, s := range c.sockets {
+		s.onClose(reason)
+	}
+	c.sockets = map[string]*Socket{}
+	c.bin = nil
+	c.sess.Close()
+}
+
+// disconnectAll is Socket.Disconnect(true): every namespace gets a
+// DISCONNECT, then the connection closes.
+func (c *client) disconnectAll() {
+	for _, s := range c.sockets {
+		if s.connected.Load() {
+			c.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+			s.onClose(ReasonServerNamespaceDisconnect)
+		}
+	}
+	c.closeWith(ReasonForcedServerClose)
+}
+
+// onEngineClose runs when the Engine.IO session ends.
+func (c *client) onEngineClose(_ *engine.Session, reason engine.Reason) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for _, s := range c.sockets {
+		s.onClose(string(reason))
+	}
+	c.sockets = nil
+	c.bin = nil
+}
+
+func newSocketID() SocketID {
+	// 15 random bytes: 20 URL-safe characters, like Node's base64id (the
+	// sharded Redis adapter tells socket-id rooms by that length).
+	id := engine.NewID()
+	return SocketID(id[:20])
+}
+
+func urlUnescape(s string) (string, error) { return url.QueryUnescape(s) }

@@ -1,0 +1,15 @@
+// Package socketio is a Socket.IO v5 server (socket.io 4.x compatible) on
+// top of package engine: namespaces (static and dynamic), connection and
+// packet middlewares, events with acknowledgements in both directions,
+// binary arguments, rooms, broadcasts, and connection state recovery.
+//
+// Threading. Every socket lives on the event loop that owns its Engine.IO
+// session. Handlers (connection, events, acks, disconnect) run there, one at
+// a time per socket, and must not block: hand blocking work to a goroutine
+// and emit or acknowledge from it. Emitting, joining, leaving and
+// disconnecting are safe from any goroutine. EmitWithAck blocks and refuses
+// to run on an event loop; use an AckHandler there instead.
+//
+// Arguments received by a handler borrow the connection's read buffer: they
+// are valid until the handler returns (Args.Clone keeps them).
+package socketio

@@ -1,0 +1,276 @@
+package socketio
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sio/engine"
+	"sio/loop"
+)
+
+// Middleware vets a connecting socket. It calls next exactly once, with nil
+// to let the socket in or an error to refuse it; the client then receives
+// CONNECT_ERROR {"message":err.Error()} plus "data" when err is a *ConnectError.
+// next is safe from any goroutine, so a middleware may check credentials
+// against a database without blocking the loop.
+type Middleware func(s *Socket, next func(err error))
+
+// ConnectError is a middleware refusal that carries data to the client
+// (err.data in socket.io-client).
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Namespace is a Socket.IO namespace.
+type Namespace struct {
+	srv     *Server
+	name    string
+	adapter Adapter
+
+	mu                sync.RWMutex
+	sockets           map[SocketID]*Socket
+	middlewares       []Middleware
+	onConnection      []func(*Socket)
+	serverSideEmitted map[string][]func(args *Args, ack func(...any))
+
+	ackIDs atomic.Int64 // server→client ack ids, one counter per namespace as in Node
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	n := &Namespace{srv: s, name: name, sockets: make(map[SocketID]*Socket)}
+	if name != "" {
+		if s.opts.Adapter != nil {
+			n.adapter = s.opts.Adapter(n)
+		} else {
+			n.adapter = NewMemoryAdapter(n)
+		}
+		if err := n.adapter.Init(); err != nil {
+			s.opts.Logger.Error("adapter init failed", "nsp", name, "err", err)
+		}
+	}
+	return n
+}
+
+// Name is the namespace's name, such as "/" or "/admin".
+func (n *Namespace) Name() string { return n.name }
+
+// Server returns the server.
+func (n *Namespace) Server() *Server { return n.srv }
+
+// Adapter returns the namespace's adapter.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// Use adds a connection middleware; middlewares run in order.
+func (n *Namespace) Use(mw Middleware) {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, mw)
+	n.mu.Unlock()
+}
+
+// UseFunc adds a synchronous middleware: a nil error lets the socket in.
+func (n *Namespace) UseFunc(fn func(s *Socket) error) {
+	n.Use(func(s *Socket, next func(error)) { next(fn(s)) })
+}
+
+// OnConnection adds a handler called for each socket that joins.
+func (n *Namespace) OnConnection(fn func(*Socket)) {
+	n.mu.Lock()
+	n.onConnection = append(n.onConnection, fn)
+	n.mu.Unlock()
+}
+
+// OnServerSideEmit handles events sent by ServerSideEmit on other nodes.
+// ack is nil when the sender expects no answer.
+func (n *Namespace) OnServerSideEmit(event string, fn func(args *Args, ack func(...any))) {
+	n.mu.Lock()
+	if n.serverSideEmitted == nil {
+		n.serverSideEmitted = make(map[string][]func(*Args, func(...any)))
+	}
+	n.serverSideEmitted[event] = append(n.serverSideEmitted[event], fn)
+	n.mu.Unlock()
+}
+
+// DispatchServerSideEmit runs the OnServerSideEmit handlers for a message
+// from another node (called by cluster adapters).
+func (n *Namespace) DispatchServerSideEmit(event string, args *Args, ack func(...any)) {
+	n.mu.RLock()
+	hs := n.serverSideEmitted[event]
+	n.mu.RUnlock()
+	for _, h := range hs {
+		h(args, ack)
+	}
+}
+
+// Socket returns a connected local socket by id.
+func (n *Namespace) Socket(id SocketID) *Socket {
+	n.mu.RLock()
+	s := n.sockets[id]
+	n.mu.RUnlock()
+	return s
+}
+
+// Len is the number of local sockets connected to the namespace.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+func (n *Namespace) add(s *Socket) {
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Namespace) op() *BroadcastOperator { return &BroadcastOperator{nsp: n} }
+
+// Emit broadcasts an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error { return n.op().Emit(event, args...) }
+
+// To selects rooms for a broadcast.
+func (n *Namespace) To(rooms ...Room) *BroadcastOperator { return n.op().To(rooms...) }
+
+// In is To.
+func (n *Namespace) In(rooms ...Room) *BroadcastOperator { return n.op().To(rooms...) }
+
+// Except excludes rooms from a broadcast.
+func (n *Namespace) Except(rooms ...Room) *BroadcastOperator { return n.op().Except(rooms...) }
+
+// Volatile marks a broadcast as droppable for clients that cannot take it at once.
+func (n *Namespace) Volatile() *BroadcastOperator { return n.op().Volatile() }
+
+// Local keeps a broadcast on this node.
+func (n *Namespace) Local() *BroadcastOperator { return n.op().Local() }
+
+// Compress sets the compress flag (kept for API parity; compression is off).
+func (n *Namespace) Compress(c bool) *BroadcastOperator { return n.op().Compress(c) }
+
+// Timeout sets the ack timeout of a broadcast.
+func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator { return n.op().Timeout(d) }
+
+// FetchSockets returns every socket of the namespace (cluster-wide).
+func (n *Namespace) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return n.op().FetchSockets(ctx)
+}
+
+// SocketsJoin makes every socket join rooms.
+func (n *Namespace) SocketsJoin(rooms ...Room) { n.op().SocketsJoin(rooms...) }
+
+// SocketsLeave makes every socket leave rooms.
+func (n *Namespace) SocketsLeave(rooms ...Room) { n.op().SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket.
+func (n *Namespace) DisconnectSockets(close bool) { n.op().DisconnectSockets(close) }
+
+// ServerSideEmit sends an event to this namespace on every other node.
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	if isReserved(event) {
+		return ErrReservedEvent
+	}
+	n.adapter.ServerSideEmit(context.Background(), append([]any{event}, args...), nil)
+	return nil
+}
+
+// ServerSideEmitWithAck is ServerSideEmit where each node answers; it
+// returns the answers or ErrTimeout.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]*Args, error) {
+	if isReserved(event) {
+		return nil, ErrReservedEvent
+	}
+	type res struct {
+		r   []*Args
+		err error
+	}
+	ch := make(chan res, 1)
+	n.adapter.ServerSideEmit(ctx, append([]any{event}, args...), func(r []*Args, err error) { ch <- res{r, err} })
+	select {
+	case r := <-ch:
+		return r.r, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// --- local delivery, used by adapters ---------------------------------------
+
+// loopBatch is the recipients of one broadcast that live on one loop.
+type loopBatch struct {
+	l        *loop.Loop
+	sockets  []*Socket
+	p        *Prepared
+	volatile bool
+	ack      func(args *Args) // broadcast with ack: registered per socket
+	ackID    int64
+	timeout  time.Duration
+	wg       *sync.WaitGroup
+}
+
+var batchPool = sync.Pool{New: func() any { return &loopBatch{} }}
+
+// Run delivers the batch on its loop.
+func (b *loopBatch) Run(l *loop.Loop) {
+	for i, s := range b.sockets {
+		b.sockets[i] = nil
+		if !s.connected.Load() {
+			continue
+		}
+		if b.ack != nil {
+			s.registerBroadcastAck(b.ackID, b.ack, b.timeout)
+		}
+		sess := s.client.sess
+		if !sess.WritePrepared(l, b.p, b.volatile) && sess.Loop() != l {
+			sess.SendPrepared(b.p, b.volatile) // it moved loops meanwhile
+		}
+	}
+	if b.wg != nil {
+		b.wg.Done()
+	}
+	*b = loopBatch{sockets: b.sockets[:0]}
+	batchPool.Put(b)
+}
+
+// deliver sends a prepared packet to local sockets, grouped by event loop so
+// that each loop gets one task however many recipients it holds. It
+// allocates nothing per recipient.
+func (n *Namespace) deliver(p *Prepared, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64, timeout time.Duration) int {
+	var batches [8]*loopBatch
+	used := batches[:0]
+	count := 0
+	recipients(func(s *Socket) bool {
+		l := s.client.sess.Loop()
+		var b *loopBatch
+		for _, x := range used {
+			if x.l == l {
+				b = x
+				break
+			}
+		}
+		if b == nil {
+			b = batchPool.Get().(*loopBatch)
+			b.l, b.p, b.volatile, b.ack, b.ackID, b.timeout = l, p, volatile, ack, ackID, timeout
+			used = append(used, b)
+		}
+		b.sockets = append(b.sockets, s)
+		count++
+		return true
+	})
+	for _, b := range used {
+		b.l.Post(b)
+	}
+	return count
+}
+
+var _ = engine.NewPrepared

@@ -1,0 +1,646 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sio/codec"
+	"sio/engine"
+	"sio/loop"
+)
+
+// Disconnect reasons, as socket.io 4.8 names them.
+const (
+	ReasonTransportError            = "transport error"
+	ReasonTransportClose            = "transport close"
+	ReasonForcedClose               = "forced close"
+	ReasonPingTimeout               = "ping timeout"
+	ReasonParseError                = "parse error"
+	ReasonServerShuttingDown        = "server shutting down"
+	ReasonForcedServerClose         = "forced server close"
+	ReasonClientNamespaceDisconnect = "client namespace disconnect"
+	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+)
+
+// recoverable are the reasons after which a session is kept for recovery.
+var recoverable = map[string]bool{
+	ReasonTransportError: true, ReasonTransportClose: true, ReasonForcedClose: true,
+	ReasonPingTimeout: true, ReasonServerShuttingDown: true, ReasonForcedServerClose: true,
+}
+
+// Handshake describes the request that opened the connection.
+type Handshake struct {
+	Time    time.Time
+	Address string // remote IP, without port
+	Secure  bool
+	URL     string          // request target
+	Auth    json.RawMessage // the CONNECT payload, {} when none
+	rawHead []byte          // the request head, parsed on demand
+	XDomain bool
+}
+
+// Headers returns the handshake's headers with lower-case names (the last
+// value wins for repeated names, as with Node's header object).
+func (h *Handshake) Headers() map[string]string {
+	out := make(map[string]string)
+	var p codec.HeadParser
+	var r codec.Request
+	if done, err := p.Parse(h.rawHead, &r); !done || err != nil {
+		return out
+	}
+	for _, f := range r.Headers {
+		out[strings.ToLower(string(f.Name))] = string(f.Value)
+	}
+	return out
+}
+
+// Query returns the query parameter key of the handshake URL ("" if absent).
+func (h *Handshake) Query(key string) string {
+	q := h.URL
+	if i := strings.IndexByte(q, '?'); i >= 0 {
+		q = q[i+1:]
+	} else {
+		return ""
+	}
+	v, _ := codec.QueryValue([]byte(q), key)
+	s := string(v)
+	if strings.ContainsAny(s, "%+") {
+		if u, err := urlUnescape(s); err == nil {
+			s = u
+		}
+	}
+	return s
+}
+
+// Issued is the handshake time in milliseconds since the epoch.
+func (h *Handshake) Issued() int64 { return h.Time.UnixMilli() }
+
+// EventHandler handles an event from the client.
+type EventHandler func(e *Event)
+
+// AckHandler receives the client's acknowledgement of an emit, or an error
+// (ErrTimeout, ErrDisconnected). Pass it as the last argument of Emit.
+type AckHandler func(args *Args, err error)
+
+// Event is an event received from a client. Its arguments borrow the read
+// buffer until the handler returns; Ack may be called later, from any
+// goroutine, once.
+type Event struct {
+	Args
+	socket *Socket
+	name   string
+	ackID  int64
+	acked  atomic.Bool
+}
+
+// Name is the event name.
+func (e *Event) Name() string { return e.name }
+
+// Socket is the socket that received the event.
+func (e *Event) Socket() *Socket { return e.socket }
+
+// HasAck reports whether the client waits for an acknowledgement.
+func (e *Event) HasAck() bool { return e.ackID >= 0 }
+
+// Ack answers the client's acknowledgement callback with args ([]byte
+// arguments travel as binary). Only the first call counts.
+func (e *Event) Ack(args ...any) error {
+	if e.ackID < 0 || !e.acked.CompareAndSwap(false, true) {
+		return nil
+	}
+	s := e.socket
+	if !s.connected.Load() {
+		return ErrDisconnected
+	}
+	text, att, err := encodeEvent(s.nsp.name, e.ackID, args, true)
+	if err != nil {
+		return err
+	}
+	s.client.sess.SendMessage(text, att, false)
+	return nil
+}
+
+type pendingAck struct {
+	fn    AckHandler
+	timer loop.Timer
+}
+
+// Socket is a client's connection to one namespace.
+type Socket struct {
+	id        SocketID
+	pid       string
+	nsp       *Namespace
+	client    *client
+	handshake *Handshake
+	connected atomic.Bool
+	recovered bool
+	rooms     []Room // restored rooms to join on connect
+
+	mu              sync.Mutex
+	data            any
+	handlers        map[string][]EventHandler
+	anyHandlers     []EventHandler
+	anyOutgoing     []func(event string, args []any)
+	middlewares     []func(e *Event, next func(error))
+	onDisconnect    []func(reason string)
+	onDisconnecting []func(reason string)
+	onError         []func(err error)
+	acks            map[int64]*pendingAck
+}
+
+// ID is the socket id (also the name of its own room).
+func (s *Socket) ID() SocketID { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns the handshake details.
+func (s *Socket) Handshake() *Handshake { return s.handshake }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.connected.Load() }
+
+// Recovered reports whether the socket was restored by connection state recovery.
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// Transport is "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.sess.Transport() }
+
+// Data returns the application data attached to the socket.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches application data (kept by recovery, returned by FetchSockets).
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On registers a handler for an event. Reserved names are refused.
+func (s *Socket) On(event string, h EventHandler) {
+	if isReserved(event) {
+		panic("socketio: On(" + event + "): use OnDisconnect / OnDisconnecting")
+	}
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = make(map[string][]EventHandler, 4)
+	}
+	s.handlers[event] = append(s.handlers[event], h)
+	s.mu.Unlock()
+}
+
+// Off removes every handler of an event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny registers a handler that sees every incoming event first.
+func (s *Socket) OnAny(h EventHandler) {
+	s.mu.Lock()
+	s.anyHandlers = append(s.anyHandlers, h)
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers a listener for every event emitted to this socket.
+func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
+	s.mu.Lock()
+	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.mu.Unlock()
+}
+
+// Use adds a packet middleware: it sees every incoming event before the
+// handlers; calling next with an error drops the event and reports the error
+// to OnError handlers.
+func (s *Socket) Use(mw func(e *Event, next func(err error))) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, mw)
+	s.mu.Unlock()
+}
+
+// OnError registers a handler for packet middleware errors.
+func (s *Socket) OnError(fn func(err error)) {
+	s.mu.Lock()
+	s.onError = append(s.onError, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers a handler called once when the socket disconnects,
+// with the reason.
+func (s *Socket) OnDisconnect(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting registers a handler called just before the socket leaves
+// its rooms.
+func (s *Socket) OnDisconnecting(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, fn)
+	s.mu.Unlock()
+}
+
+// Join adds the socket to rooms. Safe from any goroutine.
+func (s *Socket) Join(rooms ...Room) {
+	if s.connected.Load() {
+		s.nsp.adapter.AddAll(s.id, rooms)
+	}
+}
+
+// Leave removes the socket from a room.
+func (s *Socket) Leave(room Room) { s.nsp.adapter.Del(s.id, room) }
+
+// Rooms returns the rooms the socket is in, its own room first.
+func (s *Socket) Rooms() []Room {
+	rs := s.nsp.adapter.SocketRooms(s.id)
+	out := make([]Room, 0, len(rs)+1)
+	out = append(out, Room(s.id))
+	for _, r := range rs {
+		if r != Room(s.id) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Emit sends an event to this client. If the last argument is an AckHandler
+// the client is asked to acknowledge. Safe from any goroutine.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(emitFlags{}, event, args)
+}
+
+// EmitWithAck emits and waits for the acknowledgement, the ack timeout or
+// ctx. It must not be called on an event loop (it would block it).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*Args, error) {
+	return s.emitWithAck(ctx, emitFlags{}, event, args)
+}
+
+// Timeout returns an emitter whose acknowledgements time out after d.
+func (s *Socket) Timeout(d time.Duration) *SocketEmitter {
+	return &SocketEmitter{s: s, f: emitFlags{timeout: d}}
+}
+
+// Volatile returns an emitter whose packets may be dropped when the
+// transport cannot take them at once.
+func (s *Socket) Volatile() *SocketEmitter { return &SocketEmitter{s: s, f: emitFlags{volatile: true}} }
+
+// Compress returns an emitter with the compress flag (no effect: compression is off).
+func (s *Socket) Compress(bool) *SocketEmitter { return &SocketEmitter{s: s} }
+
+// Broadcast returns an operator that reaches every socket of the namespace
+// but this one.
+func (s *Socket) Broadcast() *BroadcastOperator {
+	return &BroadcastOperator{nsp: s.nsp, except: []Room{Room(s.id)}}
+}
+
+// To returns an operator for rooms, excluding this socket.
+func (s *Socket) To(rooms ...Room) *BroadcastOperator { return s.Broadcast().To(rooms...) }
+
+// In is To.
+func (s *Socket) In(rooms ...Room) *BroadcastOperator { return s.To(rooms...) }
+
+// Except returns an operator excluding rooms and this socket.
+func (s *Socket) Except(rooms ...Room) *BroadcastOperator { return s.Broadcast().Except(rooms...) }
+
+// Disconnect disconnects the socket from its namespace (the client gets
+// "io server disconnect" and does not reconnect). With close, the whole
+// connection is closed. Safe from any goroutine.
+func (s *Socket) Disconnect(close bool) {
+	s.client.sess.Do(func() {
+		if close {
+			s.client.disconnectAll()
+			return
+		}
+		if !s.connected.Load() {
+			return
+		}
+		s.client.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+		s.onClose(ReasonServerNamespaceDisconnect)
+	})
+}
+
+// SocketEmitter is an emit with flags (Timeout, Volatile).
+type SocketEmitter struct {
+	s *Socket
+	f emitFlags
+}
+
+// Timeout sets the acknowledgement timeout.
+func (e *SocketEmitter) Timeout(d time.Duration) *SocketEmitter { e.f.timeout = d; return e }
+
+// Volatile sets the volatile flag.
+func (e *SocketEmitter) Volatile() *SocketEmitter { e.f.volatile = true; return e }
+
+// Emit emits with the flags.
+func (e *SocketEmitter) Emit(event string, args ...any) error { return e.s.emit(e.f, event, args) }
+
+// EmitWithAck emits with the flags and waits for the acknowledgement.
+func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (*Args, error) {
+	return e.s.emitWithAck(ctx, e.f, event, args)
+}
+
+type emitFlags struct {
+	volatile bool
+	timeout  time.Duration
+}
+
+func isReserved(event string) bool {
+	switch event {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}
+
+func splitAck(args []any) ([]any, AckHandler) {
+	if n := len(args); n > 0 {
+		switch h := args[n-1].(type) {
+		case AckHandler:
+			return args[:n-1], h
+		case func(*Args, error):
+			return args[:n-1], h
+		}
+	}
+	return args, nil
+}
+
+func (s *Socket) emit(f emitFlags, event string, args []any) error {
+	if isReserved(event) {
+		return ErrReservedEvent
+	}
+	args, ack := splitAck(args)
+	if !s.connected.Load() {
+		if ack != nil {
+			ack(nil, ErrDisconnected)
+		}
+		return ErrDisconnected
+	}
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	data = append(data, args...)
+	s.notifyOutgoing(event, args)
+	if ack != nil {
+		id := s.nsp.ackIDs.Add(1) - 1
+		timeout := f.timeout
+		if timeout <= 0 {
+			timeout = s.nsp.srv.opts.AckTimeout
+		}
+		if err := s.registerAck(id, ack, timeout); err != nil {
+			return err
+		}
+		text, att, err := encodeEvent(s.nsp.name, id, data, false)
+		if err != nil {
+			s.takeAck(id)
+			return err
+		}
+		s.client.sess.SendMessage(text, att, f.volatile)
+		return nil
+	}
+	if s.nsp.srv.opts.Recovery != nil && !f.volatile {
+		// With recovery, a socket emit is a broadcast to the socket's own
+		// room so that it gets an offset and can be replayed (as in Node).
+		s.nsp.adapter.Broadcast(&Packet{Nsp: s.nsp.name, Data: data, ID: -1},
+			&BroadcastOptions{Rooms: []Room{Room(s.id)}, Flags: BroadcastFlags{Local: true}})
+		return nil
+	}
+	text, att, err := encodeEvent(s.nsp.name, -1, data, false)
+	if err != nil {
+		return err
+	}
+	s.client.sess.SendMessage(text, att, f.volatile)
+	return nil
+}
+
+func (s *Socket) emitWithAck(ctx context.Context, f emitFlags, event string, args []any) (*Args, error) {
+	if s.nsp.srv.eng.Loop().OnLoopThread() {
+		return nil, ErrOnLoop
+	}
+	type res struct {
+		a   *Args
+		err error
+	}
+	ch := make(chan res, 1)
+	handler := AckHandler(func(a *Args, err error) {
+		if a != nil {
+			c := a.Clone()
+			a = &c
+		}
+		ch <- res{a, err}
+	})
+	if err := s.emit(f, event, append(args, handler)); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.a, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Socket) notifyOutgoing(event string, args []any) {
+	s.mu.Lock()
+	ls := s.anyOutgoing
+	s.mu.Unlock()
+	for _, fn := range ls {
+		fn(event, args)
+	}
+}
+
+// registerAck records a pending acknowledgement; a timeout arms a timer on
+// the session's loop. Timers are never stopped: one that fires after its
+// ack was answered finds nothing to do.
+func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) error {
+	pa := &pendingAck{fn: fn}
+	s.mu.Lock()
+	if len(s.acks) >= s.nsp.srv.opts.MaxPendingAcks {
+		s.mu.Unlock()
+		return ErrTooManyAcks
+	}
+	if s.acks == nil {
+		s.acks = make(map[int64]*pendingAck)
+	}
+	s.acks[id] = pa
+	s.mu.Unlock()
+	if timeout > 0 {
+		sess := s.client.sess
+		sess.Do(func() {
+			pa.timer.Init(sess.Loop(), func() {
+				sess.Do(func() {
+					if p := s.takeAck(id); p != nil {
+						p.fn(nil, ErrTimeout)
+					}
+				})
+			})
+			pa.timer.Reset(timeout)
+		})
+	}
+	return nil
+}
+
+// registerBroadcastAck is registerAck for one recipient of a broadcast with
+// acks; the broadcast's collector owns the timeout.
+func (s *Socket) registerBroadcastAck(id int64, fn func(*Args), _ time.Duration) {
+	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = make(map[int64]*pendingAck)
+	}
+	s.acks[id] = &pendingAck{fn: func(a *Args, err error) {
+		if err == nil {
+			fn(a)
+		}
+	}}
+	s.mu.Unlock()
+}
+
+func (s *Socket) takeAck(id int64) *pendingAck {
+	s.mu.Lock()
+	pa := s.acks[id]
+	delete(s.acks, id)
+	s.mu.Unlock()
+	return pa
+}
+
+// onEvent dispatches an EVENT packet (on the loop).
+func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
+	nameRaw, isString, ok := codec.EventName(p.Data)
+	if !ok {
+		return
+	}
+	e := &Event{socket: s, ackID: p.ID}
+	if isString {
+		if needsUnquote(nameRaw) {
+			var n string
+			_ = jsonAPI.Unmarshal(append(append([]byte{'"'}, nameRaw...), '"'), &n)
+			e.name = n
+		} else {
+			e.name = string(nameRaw)
+		}
+	} else {
+		e.name = string(nameRaw)
+	}
+	if err := parseArgs(p.Data, 1, attachments, &e.Args); err != nil {
+		return
+	}
+	s.mu.Lock()
+	mws := s.middlewares
+	s.mu.Unlock()
+	s.runMiddlewares(e, mws, 0)
+}
+
+func needsUnquote(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Socket) runMiddlewares(e *Event, mws []func(*Event, func(error)), i int) {
+	if i == len(mws) {
+		s.dispatch(e)
+		return
+	}
+	called := false
+	mws[i](e, func(err error) {
+		if called {
+			return
+		}
+		called = true
+		if err != nil {
+			s.mu.Lock()
+			hs := s.onError
+			s.mu.Unlock()
+			for _, h := range hs {
+				h(err)
+			}
+			return
+		}
+		s.runMiddlewares(e, mws, i+1)
+	})
+}
+
+func (s *Socket) dispatch(e *Event) {
+	if !s.connected.Load() {
+		return
+	}
+	s.mu.Lock()
+	anyHs := s.anyHandlers
+	hs := s.handlers[e.name]
+	s.mu.Unlock()
+	for _, h := range anyHs {
+		h(e)
+	}
+	for _, h := range hs {
+		h(e)
+	}
+}
+
+// onAck resolves a server→client acknowledgement (on the loop).
+func (s *Socket) onAck(p *codec.SIOPacket, attachments [][]byte) {
+	pa := s.takeAck(p.ID)
+	if pa == nil {
+		return // unknown or answered twice: ignored, as in Node
+	}
+	var a Args
+	if err := parseArgs(p.Data, 0, attachments, &a); err != nil {
+		return
+	}
+	pa.fn(&a, nil)
+}
+
+// onClose runs once when the socket disconnects, whatever the reason (loop).
+func (s *Socket) onClose(reason string) {
+	if !s.connected.CompareAndSwap(true, false) {
+		return
+	}
+	s.mu.Lock()
+	disconnecting := s.onDisconnecting
+	s.mu.Unlock()
+	for _, h := range disconnecting {
+		h(reason)
+	}
+	if s.nsp.srv.opts.Recovery != nil && recoverable[reason] {
+		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+	}
+	s.nsp.adapter.DelAll(s.id)
+	s.nsp.remove(s)
+	s.client.remove(s)
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	hs := s.onDisconnect
+	s.mu.Unlock()
+	for _, pa := range acks {
+		pa.fn(nil, ErrDisconnected)
+	}
+	for _, h := range hs {
+		h(reason)
+	}
+}
+
+func remoteIP(sess *engine.Session, a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
