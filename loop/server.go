@@ -113,6 +113,15 @@ func (s *Server) now() int64 { return int64(time.Since(s.base)) }
 // engine has stopped.
 func (s *Server) Serve() error {
 	addr := s.opts.Addr
+	if s.opts.ReusePort {
+		// gnet binds one listener per loop with SO_REUSEPORT; on port 0 each
+		// would get its own random port and only the first would be found.
+		a, err := concretePort(addr)
+		if err != nil {
+			return err
+		}
+		addr = a
+	}
 	if !strings.Contains(addr, "://") {
 		addr = "tcp://" + addr
 	}
@@ -129,6 +138,20 @@ func (s *Server) Serve() error {
 	)
 	s.stopDrivers()
 	return err
+}
+
+// concretePort replaces port 0 in addr with a free port.
+func concretePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(addr, "tcp://"))
+	if err != nil || port != "0" {
+		return addr, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // Ready is closed once the server listens.
