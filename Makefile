@@ -5,7 +5,7 @@ GO      ?= go
 NPM     ?= npm
 INTEROP := test/interop
 
-.PHONY: run test deps build vet bench fuzz conformance-eio clean
+.PHONY: run test deps build vet bench fuzz conformance-eio conformance-sio clean
 
 run:
 	$(GO) run ./cmd/server
@@ -46,6 +46,13 @@ conformance-eio: build
 	@test -n "$(EIO_SUITE)" || { echo "set EIO_SUITE=/path/to/engine.io-protocol/test-suite"; exit 2; }
 	@./bin/conformance -mode eio -addr 127.0.0.1:3000 & pid=$$!; sleep 0.5; \
 	 rc=0; for i in $$(seq 1 $(RUNS)); do (cd $(EIO_SUITE) && npx mocha test-suite.js 2>/dev/null | grep -E 'passing|failing') || rc=1; done; \
+	 kill $$pid; exit $$rc
+
+# conformance-sio does the same for the Socket.IO v5 suite (SIO_SUITE).
+conformance-sio: build
+	@test -n "$(SIO_SUITE)" || { echo "set SIO_SUITE=/path/to/socket.io-protocol/test-suite"; exit 2; }
+	@./bin/conformance -mode sio -addr 127.0.0.1:3000 & pid=$$!; sleep 0.5; \
+	 rc=0; for i in $$(seq 1 $(RUNS)); do (cd $(SIO_SUITE) && npx mocha test-suite.js 2>/dev/null | grep -E 'passing|failing') || rc=1; done; \
 	 kill $$pid; exit $$rc
 
 clean:

@@ -222,11 +222,14 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
 		return
 	}
 	c.joined = true
-	s.connected.Store(true)
 	s.nsp.add(s)
-	if len(s.rooms) > 0 {
-		s.nsp.adapter.AddAll(s.id, s.rooms)
-		s.rooms = nil
+	s.mu.Lock()
+	s.connected.Store(true)
+	rooms := s.rooms
+	s.rooms = nil
+	s.mu.Unlock()
+	if len(rooms) > 0 {
+		s.nsp.adapter.AddAll(s.id, rooms)
 	}
 	for _, p := range missed {
 		c.sess.SendPrepared(p, false) // Node sends the missed packets before the ack
@@ -329,8 +332,13 @@ func (c *client) onEngineClose(_ *engine.Session, reason engine.Reason) {
 		return
 	}
 	c.closed = true
+	r := string(reason)
+	switch reason {
+	case engine.ReasonMessageTooBig, engine.ReasonProtocolError:
+		r = ReasonTransportError // what Node reports for a WebSocket error
+	}
 	for _, s := range c.sockets {
-		s.onClose(string(reason))
+		s.onClose(r)
 	}
 	c.sockets = nil
 	c.bin = nil

@@ -25,6 +25,9 @@ const (
 	ReasonForcedServerClose         = "forced server close"
 	ReasonClientNamespaceDisconnect = "client namespace disconnect"
 	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+	// ReasonSlowConsumer is ours, not Node's: the client read too slowly and
+	// its queued output passed the cap.
+	ReasonSlowConsumer = "slow consumer"
 )
 
 // recoverable are the reasons after which a session is kept for recovery.
@@ -139,7 +142,7 @@ type Socket struct {
 	handshake *Handshake
 	connected atomic.Bool
 	recovered bool
-	rooms     []Room // restored rooms to join on connect
+	rooms     []Room // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
 
 	mu              sync.Mutex
 	data            any
@@ -251,11 +254,16 @@ func (s *Socket) OnDisconnecting(fn func(reason string)) {
 	s.mu.Unlock()
 }
 
-// Join adds the socket to rooms. Safe from any goroutine.
+// Join adds the socket to rooms. Safe from any goroutine; rooms joined in a
+// connection middleware take effect when the socket connects.
 func (s *Socket) Join(rooms ...Room) {
 	if s.connected.Load() {
 		s.nsp.adapter.AddAll(s.id, rooms)
+		return
 	}
+	s.mu.Lock()
+	s.rooms = append(s.rooms, rooms...)
+	s.mu.Unlock()
 }
 
 // Leave removes the socket from a room.
