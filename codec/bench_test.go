@@ -149,3 +149,33 @@ func BenchmarkAppendPayload(b *testing.B) {
 		b.Fatal(len(dst), size)
 	}
 }
+
+// benchSIOEvent is a text EVENT as socket.io-client sends it (the Engine.IO
+// "4" already stripped).
+var benchSIOEvent = []byte(`2["chat",{"user":"ann","text":"hello world"}]`)
+
+func BenchmarkDecodeSIOEvent(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchSIOEvent)))
+	for b.Loop() {
+		p, err := DecodeSIO(benchSIOEvent, 0)
+		if err != nil || p.Type != SIOEvent || len(p.Data) != len(benchSIOEvent)-1 {
+			b.Fatal(p, err)
+		}
+	}
+}
+
+// benchSIOBinaryEvent announces two attachments, one nested, in a namespace
+// and with an ack id: every placeholder is validated.
+var benchSIOBinaryEvent = []byte(`52-/upload,3["file",{"name":"a.png","data":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}]`)
+
+func BenchmarkDecodeSIOBinaryEvent(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchSIOBinaryEvent)))
+	for b.Loop() {
+		p, err := DecodeSIO(benchSIOBinaryEvent, 0)
+		if err != nil || p.Type != SIOBinaryEvent || p.Attachments != 2 || p.ID != 3 {
+			b.Fatal(p, err)
+		}
+	}
+}

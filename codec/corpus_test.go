@@ -14,7 +14,8 @@ import (
 
 // The fuzz seed corpus under testdata/fuzz/<Target>/seed-* is generated from
 // the vectors below: real wire strings (PROTOCOL.md) and the hostile inputs of
-// BAD-INPUTS.md §1a-1c that reach the codec. Regenerate it with
+// BAD-INPUTS.md §1a-1e that reach the codec (the Socket.IO and JSON vectors
+// live in sio_test.go and json_test.go). Regenerate it with
 //
 //	SIO_WRITE_CORPUS=1 go test -run '^TestSeedCorpus$' ./codec
 //
@@ -32,6 +33,8 @@ func fuzzSeeds() map[string][]seed {
 		"FuzzHeadParser":        headSeeds(),
 		"FuzzFrameHeader":       frameSeeds(),
 		"FuzzParseClosePayload": closeSeeds(),
+		"FuzzDecodeSIO":         sioSeeds(),
+		"FuzzJSONScanner":       jsonSeeds(),
 	}
 }
 
@@ -337,4 +340,89 @@ func TestSeedCorpus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sioSeeds: every Socket.IO packet of PROTOCOL.md §2 (sioVectors), the
+// accepted and refused inputs of §2.3 and BAD-INPUTS §1d/§1e, and the same
+// rows as Engine.IO wire strings ("4"+packet), which DecodeSIO sees as
+// CONNECT_ERROR-typed garbage. Arguments: data, split offset, maxAttachments.
+func sioSeeds() []seed {
+	var s []seed
+	add := func(name, in string, max int) {
+		s = append(s, seed{name, []any{[]byte(in), uint32(len(in) / 2), max}})
+	}
+	for _, v := range sioVectors {
+		add("vector-"+v.name, v.enc, 0)
+		add("wire-"+v.name, "4"+v.enc, 0)
+	}
+	for _, v := range sioAccepted {
+		add("accepted-"+v.name, v.in, v.max)
+	}
+	for _, v := range sioMustFail {
+		add("fail-"+v.name, v.in, v.max)
+	}
+	// BAD-INPUTS rows as they arrive on the wire (Engine.IO type included).
+	for name, in := range map[string]string{
+		"wire-event-no-args": "42[]", "wire-event-no-payload": "42", "wire-empty-message": "4", "wire-ping": "2",
+		"wire-open-bracket": "42[", "wire-unterminated": `42["a"`, "wire-tostring": `42[{"toString":"foo"}]`,
+		"wire-object": "42{}", "wire-string": `42"x"`, "wire-null-name": "42[null]", "wire-bad-ack": `42abc["message-with-ack",1,"2",{"3":[false]}]`,
+		"wire-splice": `451-["hello",{"_placeholder":true,"num":"splice"}]`, "wire-too-many": `45100000-["e"]`,
+		"wire-empty-count": "45-[", "wire-zero-attachments": `450-["a"]`, "wire-unknown-nsp": "40/unknown,",
+		"wire-random-nsp": "40/random", "wire-reserved": `42["disconnect"]`, "wire-error-event": `42["error"]`,
+		"wire-abc": "4abc",
+		// §2.2 polling bodies and §2.5 Engine.IO frames around the packets.
+		"wire-polling-binary":      `451-["baz",{"_placeholder":true,"num":0}]` + "\x1ebAQIDBA==",
+		"wire-polling-attachments": "bAQID\x1ebCQk=",
+		"wire-polling-bin-back":    `452-["bin-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`,
+		"wire-eio-open":            `0{"sid":"JfAfQ","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":1000000}`,
+		"wire-heartbeat-pong":      "3",
+		"wire-client-ack":          `430["thanks"]`,
+		"wire-client-ack-id":       `420["hello","world"]`,
+		"wire-admin-connect":       "40/admin,",
+	} {
+		add(name, in, 0)
+	}
+	// CVE-2020-36049 and friends, cut to 4 KB (the unit test uses 1 MB).
+	digits := strings.Repeat("9", 4096)
+	add("digits-ack-id", "2"+digits+`["a"]`, 0)
+	add("digits-attachments", "5"+digits+`-["a"]`, 0)
+	add("digits-nsp-ack-id", "3/admin,"+digits+"[]", 0)
+	add("max-attachments-huge", `5999999-["a",{"_placeholder":true,"num":300}]`, 1<<30)
+	add("max-attachments-negative", `51-["a",`+ph(0)+`]`, -1)
+	add("placeholder-255", `5256-["a",{"_placeholder":true,"num":255}]`, 300)
+	add("placeholder-256", `5300-["a",{"_placeholder":true,"num":256}]`, 300)
+	add("deep-event", `2["a",`+strings.Repeat("[", MaxJSONDepth)+strings.Repeat("]", MaxJSONDepth)+`]`, 0)
+	return s
+}
+
+// jsonSeeds: the scanner tables, the nesting limits, and every Socket.IO
+// payload of sioVectors.
+func jsonSeeds() []seed {
+	var s []seed
+	for i, in := range jsonValid {
+		s = append(s, seed{fmt.Sprintf("valid-%02d", i), []any{[]byte(in)}})
+	}
+	for i, in := range jsonInvalid {
+		s = append(s, seed{fmt.Sprintf("invalid-%02d", i), []any{[]byte(in)}})
+	}
+	for _, v := range sioVectors {
+		if v.want.data != "" {
+			s = append(s, seed{"payload-" + v.name, []any{[]byte(v.want.data)}})
+		}
+	}
+	for name, in := range map[string]string{
+		"depth-max-arrays":    nestedArrays(MaxJSONDepth),
+		"depth-over-arrays":   nestedArrays(MaxJSONDepth + 1),
+		"depth-max-objects":   nestedObjects(MaxJSONDepth),
+		"depth-over-objects":  nestedObjects(MaxJSONDepth + 1),
+		"depth-open-only":     strings.Repeat("[", 4096),
+		"nested-doc":          nestedDoc,
+		"invalid-utf8-string": "\"\xff\xfe\"",
+		"invalid-utf8-key":    "{\"\xc3\":[\"\xed\xa0\x80\"]}",
+		"placeholder-like":    `{"_placeholder":true,"num":0}`,
+		"big-number":          "-" + strings.Repeat("9", 400) + ".5e-" + strings.Repeat("9", 50),
+	} {
+		s = append(s, seed{name, []any{[]byte(in)}})
+	}
+	return s
 }

@@ -3,6 +3,8 @@ package codec
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -406,6 +408,363 @@ func FuzzParseClosePayload(f *testing.F) {
 		cut := string(body[2:])
 		if len(cut) > 123 || !strings.HasPrefix(reason, cut) || (len(reason) <= 123 && cut != reason) || (len(reason) > 123 && len(cut) < 120) {
 			t.Fatalf("reason %q cut to %q", reason, cut)
+		}
+	})
+}
+
+// --- Socket.IO packets and the JSON scanner --------------------------------
+
+// jsonDepth is the deepest nesting of brackets outside strings: the
+// reference for MaxJSONDepth on input encoding/json accepts.
+func jsonDepth(b []byte) int {
+	depth, max, inStr := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '[' || c == '{':
+			depth++
+			max = maxInt(max, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return max
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// refValidJSON is the slow reference for the scanner: encoding/json, which
+// checks syntax byte-wise as we do (it accepts invalid UTF-8 in strings too),
+// plus our nesting cap.
+func refValidJSON(b []byte) error {
+	if !json.Valid(b) {
+		return ErrInvalidJSON
+	}
+	if jsonDepth(b) > MaxJSONDepth {
+		return ErrJSONTooDeep
+	}
+	return nil
+}
+
+// refPlaceholders walks validated JSON the slow way and checks what DecodeSIO
+// promises about binary packets: every object of exactly two members, one of
+// which is `"_placeholder":true` (raw key), is a placeholder whose num is an
+// integer below attachments and not used before.
+func refPlaceholders(v []byte, attachments int, seen map[int]bool) error {
+	switch Kind(v) {
+	case JSONArray:
+		var err error
+		ArrayElements(v, func(_ int, e []byte) bool { err = refPlaceholders(e, attachments, seen); return err == nil })
+		return err
+	case JSONObject:
+		members, ph := 0, false
+		ObjectMembers(v, func(k, val []byte) bool {
+			members++
+			ph = ph || (string(k) == "_placeholder" && string(val) == "true")
+			return true
+		})
+		if members == 2 && ph {
+			n, ok := PlaceholderNum(v)
+			// n < 256: the scanner's duplicate bitset (a documented cap).
+			if !ok || n >= attachments || n >= 256 || seen[n] {
+				return ErrSIOAttachments
+			}
+			seen[n] = true
+			return nil
+		}
+		var err error
+		ObjectMembers(v, func(_, val []byte) bool { err = refPlaceholders(val, attachments, seen); return err == nil })
+		return err
+	}
+	return nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// refDecodeSIO decodes a Socket.IO packet the slow way (strings, strconv,
+// encoding/json), following PROTOCOL.md §2.3 and our documented caps: at most
+// 6 digits of attachment count, 16 of ack id, 1024 bytes of namespace,
+// MaxJSONDepth. It returns the set of acceptable errors: when the JSON is
+// invalid or too deep in a binary packet, a bad placeholder may be found
+// first, so either error is right.
+func refDecodeSIO(b []byte, max int) (w sioWant, errs []error) {
+	if max <= 0 {
+		max = DefaultMaxAttachments
+	}
+	w = sioWant{nsp: "/", id: -1}
+	if len(b) == 0 || b[0] < '0' || b[0] > '6' {
+		return w, []error{ErrSIOType}
+	}
+	w.typ = SIOType(b[0] - '0')
+	rest := string(b[1:])
+	binary := w.typ == SIOBinaryEvent || w.typ == SIOBinaryAck
+	if binary {
+		j := 0
+		for j < len(rest) && isDigit(rest[j]) {
+			j++
+		}
+		switch {
+		case j > 6:
+			return w, []error{ErrSIOTooManyAttach}
+		case j == 0 || j == len(rest) || rest[j] != '-':
+			return w, []error{ErrSIOAttachments}
+		}
+		n, _ := strconv.Atoi(rest[:j])
+		if n > max {
+			return w, []error{ErrSIOTooManyAttach}
+		}
+		if n == 0 { // socket.io-parser 4.2.7: "Illegal attachments"
+			return w, []error{ErrSIOAttachments}
+		}
+		w.att, rest = n, rest[j+1:]
+	}
+	if strings.HasPrefix(rest, "/") {
+		nsp, after, found := strings.Cut(rest, ",")
+		if len(nsp) > 1024 {
+			return w, []error{ErrSIONamespaceTooBig}
+		}
+		w.nsp, rest = nsp, after
+		if !found {
+			rest = ""
+		}
+	}
+	j := 0
+	for j < len(rest) && isDigit(rest[j]) {
+		j++
+	}
+	if j > 16 {
+		return w, []error{ErrSIOAckID}
+	}
+	if j > 0 {
+		id, _ := strconv.ParseInt(rest[:j], 10, 64)
+		if id > MaxAckID {
+			return w, []error{ErrSIOAckID}
+		}
+		w.id, rest = id, rest[j:]
+	}
+	w.data = rest
+	if rest == "" {
+		if w.typ == SIOConnect || w.typ == SIODisconnect {
+			return w, nil
+		}
+		return w, []error{ErrSIOPayload}
+	}
+	if w.typ == SIODisconnect {
+		return w, []error{ErrSIOPayload}
+	}
+	if refValidJSON([]byte(rest)) != nil {
+		if binary {
+			return w, []error{ErrSIOPayload, ErrSIOAttachments}
+		}
+		return w, []error{ErrSIOPayload}
+	}
+	if binary {
+		if err := refPlaceholders([]byte(strings.TrimSpace(rest)), w.att, map[int]bool{}); err != nil {
+			return w, []error{err}
+		}
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(rest))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		panic(err) // valid JSON
+	}
+	ok := false
+	switch w.typ {
+	case SIOConnect:
+		_, ok = v.(map[string]any)
+	case SIOConnectError:
+		_, isObj := v.(map[string]any)
+		_, isStr := v.(string)
+		ok = isObj || isStr
+	case SIOAck, SIOBinaryAck:
+		_, ok = v.([]any)
+	case SIOEvent, SIOBinaryEvent:
+		if a, isArr := v.([]any); isArr && len(a) > 0 {
+			switch name := a[0].(type) {
+			case json.Number:
+				ok = true
+			case string:
+				// JSON.parse decodes escapes and replaces invalid UTF-8
+				// (in the transport) before the comparison.
+				if IsReservedEvent([]byte(name)) {
+					return w, []error{ErrSIOReservedEvent}
+				}
+				ok = true
+			}
+		}
+	}
+	if !ok {
+		return w, []error{ErrSIOPayload}
+	}
+	return w, nil
+}
+
+// FuzzDecodeSIO: no panic on any input or split of it, the same answer for a
+// copy, fields borrowed from the input, agreement with the slow reference,
+// and accepted packets re-encode (AppendSIOHeader + Data) to bytes that decode
+// to the same fields.
+func FuzzDecodeSIO(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, split uint32, maxAttachments int) {
+		in := bytes.Clone(data)
+		p, err := DecodeSIO(in, maxAttachments)
+		if !bytes.Equal(in, data) {
+			t.Fatal("DecodeSIO modified its input")
+		}
+		p2, err2 := DecodeSIO(bytes.Clone(data), maxAttachments)
+		if err != err2 || !sameSIO(p, p2) {
+			t.Fatalf("copy decodes differently: %+v, %v vs %+v, %v", p, err, p2, err2)
+		}
+
+		// Split at a fuzzer-chosen offset: each part decodes on its own
+		// without panicking and borrows only from itself.
+		k := int(split % uint32(len(in)+1))
+		for _, part := range [][]byte{in[:k:k], in[k:]} {
+			pp, perr := DecodeSIO(part, maxAttachments)
+			if perr == nil && (!within(part, pp.Data) || (!within(part, pp.Nsp) && !bytes.Equal(pp.Nsp, rootNsp))) {
+				t.Fatalf("part %q: fields not borrowed: %+v", part, pp)
+			}
+		}
+
+		want, wantErrs := refDecodeSIO(data, maxAttachments)
+		if err != nil {
+			matched := false
+			for _, e := range wantErrs {
+				matched = matched || err == e
+			}
+			if !matched {
+				t.Fatalf("DecodeSIO(%q, %d) = %v; reference %v %+v", data, maxAttachments, err, wantErrs, want)
+			}
+			return
+		}
+		if wantErrs != nil {
+			t.Fatalf("DecodeSIO(%q, %d) accepted %+v; reference %v", data, maxAttachments, p, wantErrs)
+		}
+		if p.Type != want.typ || p.Attachments != want.att || string(p.Nsp) != want.nsp || p.ID != want.id || string(p.Data) != want.data {
+			t.Fatalf("DecodeSIO(%q) = %+v; reference %+v", data, p, want)
+		}
+		if !within(in, p.Data) || (len(p.Data) > 0 && &p.Data[len(p.Data)-1] != &in[len(in)-1]) {
+			t.Fatal("Data is not the borrowed tail of the input")
+		}
+		if !within(in, p.Nsp) && !bytes.Equal(p.Nsp, rootNsp) {
+			t.Fatal("Nsp is neither borrowed nor the root")
+		}
+		if p.Nsp[0] != '/' || bytes.IndexByte(p.Nsp, ',') >= 0 {
+			t.Fatalf("namespace %q", p.Nsp)
+		}
+		if p.Type == SIOEvent || p.Type == SIOBinaryEvent {
+			if _, _, ok := EventName(p.Data); !ok {
+				t.Fatalf("accepted event %q has no name", p.Data)
+			}
+		}
+
+		enc := append(AppendSIOHeader(nil, p.Type, p.Attachments, string(p.Nsp), p.ID), p.Data...)
+		q, qerr := DecodeSIO(enc, maxAttachments)
+		if qerr != nil || q.Type != p.Type || q.Attachments != p.Attachments || !bytes.Equal(q.Nsp, p.Nsp) || q.ID != p.ID || !bytes.Equal(q.Data, p.Data) {
+			t.Fatalf("re-encoded %q: %+v, %v; first decode %+v", enc, q, qerr, p)
+		}
+	})
+}
+
+// FuzzJSONScanner: ValidJSON agrees with encoding/json.Valid (up to our
+// nesting cap), and the walkers take valid values apart as encoding/json does.
+func FuzzJSONScanner(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := scanErr(data)
+		ref := refValidJSON(data)
+		if (err == nil) != (ref == nil) || (ref == ErrJSONTooDeep && err != ErrJSONTooDeep) {
+			t.Fatalf("scanner %v, reference %v (depth %d) for %q", err, ref, jsonDepth(data), data)
+		}
+		if ValidJSON(data) != (err == nil) {
+			t.Fatal("ValidJSON disagrees with the scanner")
+		}
+		if err != nil {
+			if err != ErrInvalidJSON && err != ErrJSONTooDeep {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		start := firstNonSpace(data)
+		end, serr := SkipValue(data, 0)
+		if serr != nil || end <= start || firstNonSpace(data[end:]) != len(data)-end {
+			t.Fatalf("SkipValue = %d, %v for %q", end, serr, data)
+		}
+		val := data[start:end]
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(val))
+		dec.UseNumber()
+		if derr := dec.Decode(&v); derr != nil {
+			t.Fatalf("encoding/json cannot decode %q: %v", val, derr)
+		}
+		kind := Kind(val)
+		switch v := v.(type) {
+		case map[string]any:
+			if kind != JSONObject {
+				t.Fatalf("Kind %d for an object", kind)
+			}
+			var ref map[string]json.RawMessage
+			json.Unmarshal(val, &ref)
+			last := map[string]string{}
+			if werr := ObjectMembers(val, func(k, e []byte) bool {
+				var key string
+				if kerr := json.Unmarshal([]byte(`"`+string(k)+`"`), &key); kerr != nil {
+					t.Fatalf("raw key %q: %v", k, kerr)
+				}
+				if !ValidJSON(e) || firstNonSpace(e) != 0 || Kind(e) == JSONInvalid {
+					t.Fatalf("member value %q", e)
+				}
+				last[key] = string(e)
+				return true
+			}); werr != nil || len(last) != len(ref) {
+				t.Fatalf("ObjectMembers: %v, %d members, encoding/json %d", werr, len(last), len(ref))
+			}
+			for k, e := range ref {
+				if last[k] != string(e) {
+					t.Fatalf("member %q: %q, encoding/json %q", k, last[k], e)
+				}
+			}
+		case []any:
+			if kind != JSONArray {
+				t.Fatalf("Kind %d for an array", kind)
+			}
+			var ref []json.RawMessage
+			json.Unmarshal(val, &ref)
+			n := 0
+			if werr := ArrayElements(val, func(i int, e []byte) bool {
+				if i != n || i >= len(ref) || string(e) != string(ref[i]) {
+					t.Fatalf("element %d %q, encoding/json %q", i, e, ref)
+				}
+				n++
+				return true
+			}); werr != nil || n != len(ref) {
+				t.Fatalf("ArrayElements: %v, %d elements, encoding/json %d", werr, n, len(ref))
+			}
+		case string:
+			if kind != JSONString {
+				t.Fatalf("Kind %d for a string", kind)
+			}
+		case json.Number:
+			if kind != JSONNumber {
+				t.Fatalf("Kind %d for a number", kind)
+			}
+		case bool:
+			if (v && kind != JSONTrue) || (!v && kind != JSONFalse) {
+				t.Fatalf("Kind %d for %v", kind, v)
+			}
+		case nil:
+			if kind != JSONNull {
+				t.Fatalf("Kind %d for null", kind)
+			}
 		}
 	})
 }

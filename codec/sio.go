@@ -34,6 +34,10 @@ var (
 // DefaultMaxAttachments is socket.io-parser's default (4.2.6+).
 const DefaultMaxAttachments = 10
 
+// MaxAttachmentsLimit is the most attachments a packet may ever carry here
+// (placeholder numbers are tracked in a 256-bit set).
+const MaxAttachmentsLimit = 256
+
 // MaxAckID is the largest ack id accepted: JavaScript's safe integer range.
 const MaxAckID = 1<<53 - 1
 
@@ -95,6 +99,11 @@ func DecodeSIO(b []byte, maxAttachments int) (SIOPacket, error) {
 		}
 		if n > maxAttachments {
 			return p, ErrSIOTooManyAttach
+		}
+		if n == 0 {
+			// socket.io-parser 4.2.7 refuses a binary packet without
+			// attachments (clients send a plain EVENT/ACK instead).
+			return p, ErrSIOAttachments
 		}
 		p.Attachments = n
 		i++
@@ -181,7 +190,7 @@ func validatePayload(p *SIOPacket) error {
 		switch Kind(name) {
 		case JSONNumber:
 		case JSONString:
-			if IsReservedEvent(name[1 : len(name)-1]) {
+			if reservedJSONString(name[1 : len(name)-1]) {
 				return ErrSIOReservedEvent
 			}
 		default:
@@ -189,6 +198,52 @@ func validatePayload(p *SIOPacket) error {
 		}
 	}
 	return nil
+}
+
+// reservedJSONString reports whether the contents of a validated JSON string
+// decode to a reserved event name: socket.io-parser compares the name after
+// JSON.parse, so `"\u0064isconnect"` is reserved too.
+func reservedJSONString(raw []byte) bool {
+	var buf [len("removeListener")]byte // the longest reserved name
+	n := 0
+	for i := 0; i < len(raw); n++ {
+		if n == len(buf) {
+			return false
+		}
+		c := raw[i]
+		i++
+		if c == '\\' { // complete escapes: the scanner validated the string
+			c = raw[i]
+			i++
+			switch c {
+			case '"', '\\', '/':
+			case 'u':
+				r := 0
+				for _, h := range raw[i : i+4] {
+					r = r<<4 | int(unhex(h))
+				}
+				i += 4
+				if r >= 0x80 {
+					return false // every reserved name is ASCII
+				}
+				c = byte(r)
+			default:
+				return false // \b \f \n \r \t: no reserved name holds a control character
+			}
+		}
+		buf[n] = c
+	}
+	return IsReservedEvent(buf[:n])
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 func firstNonSpace(b []byte) int {

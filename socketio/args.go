@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/bytedance/sonic"
 
@@ -219,13 +222,15 @@ func (e *encoder) arg(v any) error {
 		e.buf = appendUint(e.buf, t)
 	case uint32:
 		e.buf = appendUint(e.buf, uint64(t))
-	case float64, float32:
-		b, err := jsonAPI.Marshal(t)
-		if err != nil {
-			return err
-		}
-		e.buf = append(e.buf, b...)
+	case float64:
+		e.buf = appendFloat(e.buf, t, 64)
+	case float32:
+		e.buf = appendFloat(e.buf, float64(t), 32)
 	case []any:
+		if t == nil {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
 		e.buf = append(e.buf, '[')
 		for i, x := range t {
 			if i > 0 {
@@ -237,6 +242,10 @@ func (e *encoder) arg(v any) error {
 		}
 		e.buf = append(e.buf, ']')
 	case map[string]any:
+		if t == nil {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
 		e.buf = append(e.buf, '{')
 		i := 0
 		for k, x := range t {
@@ -276,10 +285,10 @@ func (e *encoder) reflectValue(v reflect.Value) error {
 	}
 	t := v.Type()
 	switch {
+	case !mayHoldBinary(t): // json.Marshaler types (json.RawMessage…) included
+		return e.arg(v.Interface())
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
 		return e.arg(v.Bytes())
-	case !mayHoldBinary(t):
-		return e.arg(v.Interface())
 	}
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
@@ -360,6 +369,9 @@ func mayHoldBinaryDepth(t reflect.Type, depth int) bool {
 	if depth > 16 {
 		return false
 	}
+	if t.Kind() != reflect.Interface && t.Implements(jsonMarshalerType) {
+		return false // it encodes itself: json.RawMessage is JSON, not binary
+	}
 	switch t.Kind() {
 	case reflect.Interface:
 		return true
@@ -373,9 +385,6 @@ func mayHoldBinaryDepth(t reflect.Type, depth int) bool {
 	case reflect.Array, reflect.Map:
 		return mayHoldBinaryDepth(t.Elem(), depth+1)
 	case reflect.Struct:
-		if t.Implements(jsonMarshalerType) {
-			return false
-		}
 		for i := 0; i < t.NumField(); i++ {
 			if t.Field(i).IsExported() && mayHoldBinaryDepth(t.Field(i).Type, depth+1) {
 				return true
@@ -415,6 +424,28 @@ func splitComma(s string) []string {
 	return out
 }
 
+// appendFloat writes a number as JSON.stringify does: -0 as 0, NaN and
+// ±Infinity as null, otherwise the shortest representation that round-trips.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return append(dst, "null"...)
+	case f == 0:
+		return append(dst, '0')
+	}
+	abs := math.Abs(f)
+	if abs >= 1e21 || abs < 1e-6 {
+		b := strconv.AppendFloat(dst, f, 'e', -1, bits)
+		// Go writes e-07 / e+21; JavaScript writes e-7 / e+21.
+		n := len(b)
+		if n >= 4 && b[n-2] == '0' && (b[n-3] == '-' || b[n-3] == '+') {
+			b = append(b[:n-2], b[n-1])
+		}
+		return b
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, bits)
+}
+
 func appendInt(dst []byte, n int64) []byte {
 	if n < 0 {
 		dst = append(dst, '-')
@@ -439,11 +470,23 @@ func appendUint(dst []byte, n uint64) []byte {
 
 // appendJSONString writes s as JSON.stringify does: only quotes, backslashes
 // and control characters are escaped (no HTML escaping; U+2028/2029 kept).
+// Invalid UTF-8 becomes \ufffd, as with encoding/json: the text goes out in a
+// WebSocket text frame, which must be valid UTF-8.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				start = i + 1
+			} else {
+				i += size - 1
+			}
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}

@@ -22,7 +22,7 @@ type Options struct {
 
 	// ConnectTimeout closes connections that join no namespace in time (45 s).
 	ConnectTimeout time.Duration
-	// MaxAttachments per packet (socket.io-parser's maxAttachments, 10).
+	// MaxAttachments per packet (socket.io-parser's maxAttachments, 10; at most 256).
 	MaxAttachments int
 	// MaxAttachmentBytes caps the bytes of one packet's attachments (10 MiB).
 	MaxAttachmentBytes int
@@ -57,6 +57,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = codec.DefaultMaxAttachments
+	}
+	if o.MaxAttachments > codec.MaxAttachmentsLimit {
+		o.MaxAttachments = codec.MaxAttachmentsLimit
 	}
 	if o.MaxAttachmentBytes <= 0 {
 		o.MaxAttachmentBytes = 10 << 20
