@@ -15,11 +15,21 @@ build:
 	$(GO) build -o bin/conformance ./cmd/conformance
 
 # deps installs what the tests need beyond the Go toolchain: Node and npm
-# (apt), and the pinned npm clients (npm ci from the committed lockfile).
+# (apt), the pinned npm clients (npm ci from the committed lockfile), and
+# python-socketio's client (apt: python3-socketio, plus python3-requests and
+# python3-websocket, which python3-engineio needs for polling and WebSocket
+# but does not depend on). The Python check runs from / because the repository
+# root's socketio/ folder would pass for a Python package, and tries the system
+# python3 too, for which apt installs (a pyenv or venv python3 may be first on
+# PATH); socketio/interop_test.go looks for the same interpreters.
 deps:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
 		echo "installing nodejs and npm with apt-get"; \
 		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd / && { python3 -c 'import socketio.client, engineio.client, requests, websocket' || \
+		/usr/bin/python3 -c 'import socketio.client, engineio.client, requests, websocket'; } >/dev/null 2>&1 || { \
+		echo "installing python3-socketio, python3-requests and python3-websocket with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq python3-socketio python3-requests python3-websocket >/dev/null; }
 	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
 
 vet:

@@ -64,6 +64,7 @@ type frame struct {
 	flags uint8  // frameArray, framePh, frameNum, frameBadNum
 	keys  uint8  // members seen, saturating at 255
 	num   uint16 // the `num` member, when frameNum
+	start int32  // offset of the opening bracket
 }
 
 const (
@@ -84,6 +85,8 @@ type scanner struct {
 	ph          placeholderSet
 	stack       [MaxJSONDepth]frame
 	depth       int
+
+	onPlaceholder func(start, end, num int) // with track: called for each placeholder
 }
 
 func (s *scanner) ws() {
@@ -129,7 +132,7 @@ func (s *scanner) value() error {
 			if c == '[' {
 				fl = frameArray
 			}
-			s.stack[s.depth] = frame{flags: fl}
+			s.stack[s.depth] = frame{flags: fl, start: int32(s.i)}
 			s.depth++
 			s.i++
 			s.ws()
@@ -279,8 +282,19 @@ func (s *scanner) closeContainer() error {
 		}
 		s.ph.seen[w] |= bit
 		s.ph.count++
+		if s.onPlaceholder != nil {
+			s.onPlaceholder(int(f.start), s.i, int(f.num))
+		}
 	}
 	return nil
+}
+
+// Placeholders validates the JSON value v and calls fn with the byte span
+// [start,end) and num of every attachment placeholder in it, in order, as
+// DecodeSIO accepts them (num below attachments, no duplicates).
+func Placeholders(v []byte, attachments int, fn func(start, end, num int)) error {
+	s := scanner{b: v, track: true, attachments: attachments, onPlaceholder: fn}
+	return s.validate()
 }
 
 // str scans a string starting at the opening quote; it reports whether it

@@ -346,14 +346,16 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 	ss.pollConn, ss.pollExtra = c, extra
 	switch {
 	case ss.state == stateClosing:
-		// Deliver what is buffered, then the close packet (Node drains its
-		// write buffer before closing the transport).
+		// Node drains its write buffer before it closes the transport: what
+		// is buffered goes out alone, and the close packet comes with the
+		// next GET. (Sent together, socket.io-client sees the transport
+		// close before the DISCONNECT it handles a tick later, and
+		// reconnects.)
 		if len(ss.pending) > 0 {
-			ss.queue(outPacket{typ: codec.PacketClose})
 			ss.flushPolling()
-		} else {
-			ss.answerPoll([]byte("6\x1e1"))
+			return
 		}
+		ss.answerPoll([]byte("6\x1e1"))
 		ss.close(ss.closeReason, false)
 	case len(ss.pending) > 0:
 		ss.flushPolling()
@@ -449,8 +451,8 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 		ss.onWSMessage(data, binary)
 		return
 	}
-	if ss.probe != c || ss.state != stateOpen {
-		return
+	if ss.probe != c || ss.state == stateClosed {
+		return // a session closing on the server's side still completes its upgrade, then closes
 	}
 	switch {
 	case !binary && string(data) == "2probe":
@@ -491,6 +493,7 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 	if target == cur {
 		c.SetContext(ss)
 		ss.requeuePolling(pending)
+		ss.finishClosing()
 		return
 	}
 	// Hand over to the WebSocket's loop. Nothing below touches the session on
@@ -526,6 +529,7 @@ func (m *migration) Run(l *loop.Loop) {
 	}
 	m.c.SetContext(ss)
 	ss.requeuePolling(m.pending)
+	ss.finishClosing()
 	ss.mu.Lock()
 	ss.migrating = false
 	flush := ss.flushQueued
@@ -615,6 +619,15 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 }
 
 var errClosed = errors.New("engine: closed")
+
+// finishClosing closes a session whose server-side close waited for a
+// polling GET, once it has moved to a WebSocket: the buffered packets were
+// just written to it, so the close frame follows them.
+func (ss *Session) finishClosing() {
+	if ss.state == stateClosing {
+		ss.close(ss.closeReason, true)
+	}
+}
 
 // requeuePolling moves a polling payload that was waiting for a GET onto the
 // WebSocket, after an upgrade.

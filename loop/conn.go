@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -446,10 +448,11 @@ func (c *Conn) onClosed(err error) {
 	}
 	c.releaseBuffers()
 	if c.reason == ReasonNone {
-		if err != nil {
+		c.reason = ReasonPeerClosed
+		// gnet reports a peer's FIN as "read: EOF"; a reset or broken pipe
+		// is the peer going away too. Anything else is a real I/O error.
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, unix.ECONNRESET) && !errors.Is(err, unix.EPIPE) {
 			c.reason = ReasonIOError
-		} else {
-			c.reason = ReasonPeerClosed
 		}
 	}
 	c.loop.srv.count(c.reason)

@@ -137,6 +137,9 @@ func (s *Server) Serve() error {
 		gnet.WithLockOSThread(true),
 	)
 	s.stopDrivers()
+	// gnet unlocks the loops' threads as they exit; forget them so that no
+	// other goroutine scheduled there later passes for a loop.
+	s.loopTIDs.Range(func(k, _ any) bool { s.loopTIDs.Delete(k); return true })
 	return err
 }
 
@@ -270,6 +273,10 @@ func (g *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 	}
 	close(s.ready)
 	return gnet.None
+}
+
+func (g *gnetHandler) OnShutdown(gnet.Engine) {
+	g.s.loopTIDs.Range(func(k, _ any) bool { g.s.loopTIDs.Delete(k); return true })
 }
 
 func (g *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {

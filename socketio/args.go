@@ -81,24 +81,16 @@ func (a *Args) Decode(i int, v any) error {
 				return nil
 			}
 		}
-		val, err := a.value(raw)
-		if err != nil {
-			return err
-		}
-		// Re-encode the tree (attachments become base64, as encoding/json
-		// does for []byte) and decode into v.
-		tmp, err := jsonAPI.Marshal(val)
-		if err != nil {
-			return err
-		}
-		return jsonAPI.Unmarshal(tmp, v)
+		// Attachments become base64 in the tree, as encoding/json does for
+		// []byte, so []byte fields receive them.
+		return RawBinary{JSON: raw, Attachments: a.attachments}.Decode(v)
 	}
 	return jsonAPI.Unmarshal(raw, v)
 }
 
-// Value returns argument i as a Go value: []byte for an attachment,
-// json.RawMessage when it holds no attachment (no re-encoding), or a decoded
-// tree (map[string]any, []any, …) with attachments as []byte.
+// Value returns argument i for passing on: []byte when it is an
+// attachment, json.RawMessage when it holds none (no re-encoding), or a
+// RawBinary when attachments are nested in it. Use Decode to inspect.
 func (a *Args) Value(i int) (any, error) {
 	raw := a.Raw(i)
 	if raw == nil {
@@ -117,15 +109,42 @@ func (a *Args) value(raw []byte) (any, error) {
 	if k := codec.Kind(raw); k != codec.JSONObject && k != codec.JSONArray {
 		return json.RawMessage(raw), nil
 	}
-	var tree any
-	if err := jsonAPI.Unmarshal(raw, &tree); err != nil {
+	has := false
+	if err := codec.Placeholders(raw, len(a.attachments), func(int, int, int) { has = true }); err != nil {
 		return nil, err
 	}
-	return resolvePlaceholders(tree, a.attachments), nil
+	if !has {
+		return json.RawMessage(raw), nil
+	}
+	return RawBinary{JSON: raw, Attachments: a.attachments}, nil
+}
+
+// RawBinary is a JSON value with attachment placeholders nested in it, as
+// received: JSON is kept byte for byte and each placeholder's num indexes
+// Attachments. Emitting it sends the same JSON (placeholders renumbered for
+// the new packet) and the attachments as binary, so nested binary passes
+// through with its key order intact. Use Args.Decode to inspect it.
+type RawBinary struct {
+	JSON        json.RawMessage
+	Attachments [][]byte
+}
+
+// Decode unmarshals the value into v, attachments as base64 ([]byte fields).
+func (r RawBinary) Decode(v any) error {
+	var tree any
+	if err := jsonAPI.Unmarshal(r.JSON, &tree); err != nil {
+		return err
+	}
+	tmp, err := jsonAPI.Marshal(resolvePlaceholders(tree, r.Attachments))
+	if err != nil {
+		return err
+	}
+	return jsonAPI.Unmarshal(tmp, v)
 }
 
 // Values returns every argument as Value does, ready to be emitted again
-// unchanged (raw JSON is passed through byte for byte).
+// unchanged: raw JSON (json.RawMessage, or RawBinary around nested
+// attachments) passes through byte for byte.
 func (a *Args) Values() []any {
 	out := make([]any, len(a.elems))
 	for i := range a.elems {
@@ -204,6 +223,19 @@ func (e *encoder) arg(v any) error {
 	case []byte:
 		e.buf = codec.AppendPlaceholder(e.buf, len(e.attachments))
 		e.attachments = append(e.attachments, t)
+	case RawBinary:
+		// Copy the JSON, renumbering each placeholder for this packet.
+		last := 0
+		err := codec.Placeholders(t.JSON, len(t.Attachments), func(start, end, num int) {
+			e.buf = append(e.buf, t.JSON[last:start]...)
+			e.buf = codec.AppendPlaceholder(e.buf, len(e.attachments))
+			e.attachments = append(e.attachments, t.Attachments[num])
+			last = end
+		})
+		if err != nil {
+			return err
+		}
+		e.buf = append(e.buf, t.JSON[last:]...)
 	case bool:
 		if t {
 			e.buf = append(e.buf, "true"...)

@@ -60,12 +60,15 @@ func (a *MemoryAdapter) Close() error { return nil }
 
 // AddAll implements Adapter.
 func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Checked under the adapter lock: a socket that disconnects is removed
+	// from the namespace before its rooms are dropped (Socket.onClose), so
+	// a Join racing with the disconnect cannot leave it behind in a room.
 	s := a.nsp.Socket(id)
 	if s == nil {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	cur := a.sids[id]
 	for _, r := range rooms {
 		if r == Room(id) || containsRoom(cur, r) {
@@ -239,6 +242,11 @@ func (a *MemoryAdapter) broadcast(p *Packet, opts *BroadcastOptions, clientCount
 	var offset string
 	data := p.Data
 	if recovery {
+		// Offset, log and hand-off to the loops happen under one lock, so
+		// the log's order is the order every loop delivers in: a replay
+		// from an offset then neither repeats nor skips a packet.
+		a.recMu.Lock()
+		defer a.recMu.Unlock()
 		offset = a.nextOffset()
 		data = append(data[:len(data):len(data)], offset)
 	}
@@ -256,10 +264,10 @@ func (a *MemoryAdapter) broadcast(p *Packet, opts *BroadcastOptions, clientCount
 	}
 	prep := engine.NewPrepared(text, att)
 	if recovery {
-		a.record(offset, opts, prep)
+		a.recordLocked(offset, opts, prep)
 	}
 	a.mu.RLock()
-	n := a.nsp.deliver(prep, func(yield func(*Socket) bool) { a.apply(opts, yield) },
+	n := a.nsp.deliver(prep, data, func(yield func(*Socket) bool) { a.apply(opts, yield) },
 		opts.Flags.Volatile, ack, id, opts.Flags.Timeout)
 	a.mu.RUnlock()
 	if clientCount != nil {
@@ -345,13 +353,12 @@ func (a *MemoryAdapter) maxAge() time.Duration {
 	return a.nsp.srv.opts.Recovery.MaxDisconnectionDuration
 }
 
-func (a *MemoryAdapter) record(offset string, opts *BroadcastOptions, p *Prepared) {
+// recordLocked logs a packet for replay; recMu is held.
+func (a *MemoryAdapter) recordLocked(offset string, opts *BroadcastOptions, p *Prepared) {
 	o := BroadcastOptions{Rooms: append([]Room(nil), opts.Rooms...), Except: append([]Room(nil), opts.Except...)}
 	now := time.Now()
-	a.recMu.Lock()
 	a.log = append(a.log, loggedPacket{offset: offset, at: now, opts: o, p: p})
 	a.pruneLocked(now)
-	a.recMu.Unlock()
 }
 
 // pruneLocked drops packets and sessions older than the recovery window.

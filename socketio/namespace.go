@@ -212,6 +212,7 @@ type loopBatch struct {
 	sockets  []*Socket
 	p        *Prepared
 	volatile bool
+	data     []any            // [event, args...] for OnAnyOutgoing listeners
 	ack      func(args *Args) // broadcast with ack: registered per socket
 	ackID    int64
 	timeout  time.Duration
@@ -230,6 +231,7 @@ func (b *loopBatch) Run(l *loop.Loop) {
 		if b.ack != nil {
 			s.registerBroadcastAck(b.ackID, b.ack, b.timeout)
 		}
+		s.notifyOutgoingData(b.data) // as Node's adapter does per recipient
 		sess := s.client.sess
 		if !sess.WritePrepared(l, b.p, b.volatile) && sess.Loop() != l {
 			sess.SendPrepared(b.p, b.volatile) // it moved loops meanwhile
@@ -245,7 +247,7 @@ func (b *loopBatch) Run(l *loop.Loop) {
 // deliver sends a prepared packet to local sockets, grouped by event loop so
 // that each loop gets one task however many recipients it holds. It
 // allocates nothing per recipient.
-func (n *Namespace) deliver(p *Prepared, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64, timeout time.Duration) int {
+func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64, timeout time.Duration) int {
 	var batches [8]*loopBatch
 	used := batches[:0]
 	count := 0
@@ -260,7 +262,7 @@ func (n *Namespace) deliver(p *Prepared, recipients func(yield func(*Socket) boo
 		}
 		if b == nil {
 			b = batchPool.Get().(*loopBatch)
-			b.l, b.p, b.volatile, b.ack, b.ackID, b.timeout = l, p, volatile, ack, ackID, timeout
+			b.l, b.p, b.data, b.volatile, b.ack, b.ackID, b.timeout = l, p, data, volatile, ack, ackID, timeout
 			used = append(used, b)
 		}
 		b.sockets = append(b.sockets, s)

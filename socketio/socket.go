@@ -141,8 +141,11 @@ type Socket struct {
 	client    *client
 	handshake *Handshake
 	connected atomic.Bool
+	closing   atomic.Bool // onClose has started (once)
 	recovered bool
-	rooms     []Room // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
+
+	hasOutgoing atomic.Bool // an OnAnyOutgoing listener exists
+	rooms       []Room      // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
 
 	mu              sync.Mutex
 	data            any
@@ -219,6 +222,7 @@ func (s *Socket) OnAny(h EventHandler) {
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
 	s.anyOutgoing = append(s.anyOutgoing, fn)
+	s.hasOutgoing.Store(true)
 	s.mu.Unlock()
 }
 
@@ -271,6 +275,22 @@ func (s *Socket) Leave(room Room) { s.nsp.adapter.Del(s.id, room) }
 
 // Rooms returns the rooms the socket is in, its own room first.
 func (s *Socket) Rooms() []Room {
+	if !s.connected.Load() {
+		return nil // as Node's empty set once disconnected
+	}
+	rs := s.nsp.adapter.SocketRooms(s.id)
+	out := make([]Room, 0, len(rs)+1)
+	out = append(out, Room(s.id))
+	for _, r := range rs {
+		if r != Room(s.id) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// roomsSnapshot is Rooms regardless of the connected flag.
+func (s *Socket) roomsSnapshot() []Room {
 	rs := s.nsp.adapter.SocketRooms(s.id)
 	out := make([]Room, 0, len(rs)+1)
 	out = append(out, Room(s.id))
@@ -457,7 +477,20 @@ func (s *Socket) emitWithAck(ctx context.Context, f emitFlags, event string, arg
 	}
 }
 
+// notifyOutgoingData calls the OnAnyOutgoing listeners with a packet's data
+// ([event, args...]); the check is one atomic load when there are none.
+func (s *Socket) notifyOutgoingData(data []any) {
+	if !s.hasOutgoing.Load() || len(data) == 0 {
+		return
+	}
+	ev, _ := data[0].(string)
+	s.notifyOutgoing(ev, data[1:])
+}
+
 func (s *Socket) notifyOutgoing(event string, args []any) {
+	if !s.hasOutgoing.Load() {
+		return
+	}
 	s.mu.Lock()
 	ls := s.anyOutgoing
 	s.mu.Unlock()
@@ -556,28 +589,51 @@ func needsUnquote(b []byte) bool {
 	return false
 }
 
+// Packet middleware states: next may be called while the middleware runs
+// (on the loop) or later from any goroutine.
+const (
+	mwRunning int32 = iota // the middleware has not returned, next not called
+	mwEarly                // next was called before the middleware returned
+	mwAsync                // the middleware returned without calling next
+	mwDone                 // next called after the middleware returned
+)
+
 func (s *Socket) runMiddlewares(e *Event, mws []func(*Event, func(error)), i int) {
 	if i == len(mws) {
 		s.dispatch(e)
 		return
 	}
-	called := false
+	var state atomic.Int32
+	var result error
 	mws[i](e, func(err error) {
-		if called {
+		if state.CompareAndSwap(mwRunning, mwEarly) {
+			result = err // the loop continues when the middleware returns
 			return
 		}
-		called = true
-		if err != nil {
-			s.mu.Lock()
-			hs := s.onError
-			s.mu.Unlock()
-			for _, h := range hs {
-				h(err)
-			}
-			return
+		if state.CompareAndSwap(mwAsync, mwDone) {
+			// Later, possibly from another goroutine: continue on the loop.
+			s.client.sess.Do(func() { s.afterMiddleware(e, mws, i, err) })
 		}
-		s.runMiddlewares(e, mws, i+1)
 	})
+	if state.CompareAndSwap(mwRunning, mwAsync) {
+		// next comes later: the arguments must outlive the read buffer.
+		e.Args = e.Args.Clone()
+		return
+	}
+	s.afterMiddleware(e, mws, i, result)
+}
+
+func (s *Socket) afterMiddleware(e *Event, mws []func(*Event, func(error)), i int, err error) {
+	if err != nil {
+		s.mu.Lock()
+		hs := s.onError
+		s.mu.Unlock()
+		for _, h := range hs {
+			h(err)
+		}
+		return
+	}
+	s.runMiddlewares(e, mws, i+1)
 }
 
 func (s *Socket) dispatch(e *Event) {
@@ -611,20 +667,21 @@ func (s *Socket) onAck(p *codec.SIOPacket, attachments [][]byte) {
 
 // onClose runs once when the socket disconnects, whatever the reason (loop).
 func (s *Socket) onClose(reason string) {
-	if !s.connected.CompareAndSwap(true, false) {
+	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
 		return
 	}
 	s.mu.Lock()
 	disconnecting := s.onDisconnecting
 	s.mu.Unlock()
 	for _, h := range disconnecting {
-		h(reason)
+		h(reason) // still connected and in its rooms, as in Node
 	}
+	s.connected.Store(false)
 	if s.nsp.srv.opts.Recovery != nil && recoverable[reason] {
-		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.roomsSnapshot(), Data: s.Data()})
 	}
+	s.nsp.remove(s) // first: AddAll refuses sockets no longer in the namespace
 	s.nsp.adapter.DelAll(s.id)
-	s.nsp.remove(s)
 	s.client.remove(s)
 	s.mu.Lock()
 	acks := s.acks
