@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -210,6 +212,18 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 	if closing {
 		c.Respond(&loop.Response{Status: 503, Extra: append(extra, "Retry-After: 1\r\n"...), Close: true})
 		return
+	}
+	if a := s.loopOpts.Admission; a != nil {
+		if d := a.AllowHandshake(c.Loop().Now()); !d.OK {
+			// Too many new sessions per second: clients back off on 503.
+			secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+			extra = append(extra, "Retry-After: "...)
+			extra = strconv.AppendInt(extra, secs, 10)
+			extra = append(extra, "\r\n"...)
+			c.Respond(&loop.Response{Status: d.Status, ContentType: "text/plain; charset=utf-8", Extra: extra,
+				Body: []byte("Service Unavailable"), Close: true})
+			return
+		}
 	}
 	s.handshake(c, r, upgrade, extra)
 }

@@ -39,6 +39,7 @@ const (
 	flagResumeQueued                    // a resume task is posted
 	flagDiscardInput                    // the rest of the input is unwanted (an unread oversized body)
 	flagHead                            // the held request is a HEAD: its response has no body
+	flagAdmitted                        // counted by Options.Admission: release on close
 )
 
 // lingerTimeout bounds how long a connection we are done with may keep
@@ -67,7 +68,10 @@ type Conn struct {
 	fragOp    ws.OpCode
 	fragCount int
 
-	linger *Timer
+	timer *Timer // allocated while the connection speaks HTTP (request timeout) or lingers
+
+	refuse     uint16 // admission refused: the status to answer the first request with
+	retryAfter uint16 // seconds, with refuse
 }
 
 // Loop returns the loop that owns c. Safe from any goroutine.
@@ -118,6 +122,39 @@ func (c *Conn) Buffered() int {
 		n += c.gc.OutboundBuffered()
 	}
 	return n
+}
+
+// armTimer (re)arms the connection's timer; see onTimer.
+func (c *Conn) armTimer(d time.Duration) {
+	if c.timer == nil {
+		c.timer = &Timer{}
+		c.timer.Init(c.loop, c.onTimer)
+	}
+	c.timer.Reset(d)
+}
+
+// onTimer ends a connection that took too long: a lingering close whose
+// peer never closed, or an HTTP connection that did not complete a request in
+// Options.RequestTimeout (idle keep-alive, a slow head, a slow body). A held
+// request is the handler's business and is not timed here.
+func (c *Conn) onTimer() {
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	switch {
+	case c.state == stateDraining:
+		c.flags &^= flagGraceful
+		c.Close(c.reason)
+	case c.state == stateHTTP && c.flags&flagAwaiting != 0:
+		c.armTimer(c.loop.srv.opts.RequestTimeout)
+	case c.state == stateHTTP:
+		c.reason = ReasonTimeout
+		if c.gc.InboundBuffered() > 0 { // a request had started
+			c.respondError(408, "request timeout")
+			return
+		}
+		c.Close(ReasonTimeout)
+	}
 }
 
 // serve processes whatever input is buffered.
@@ -188,6 +225,14 @@ func (c *Conn) serveHTTP() {
 			return
 		}
 		if !done {
+			return
+		}
+		if c.refuse != 0 {
+			c.reason = ReasonRefused
+			c.flags |= flagAwaiting | flagDiscardInput
+			extra := appendRetryAfter(nil, int(c.retryAfter))
+			c.Respond(&Response{Status: int(c.refuse), ContentType: "text/plain; charset=utf-8", Extra: extra,
+				Body: []byte(statusText[int(c.refuse)]), Close: true})
 			return
 		}
 		if req.Chunked {
@@ -276,6 +321,7 @@ func (c *Conn) Respond(r *Response) {
 		c.CloseGracefully(ReasonServerClosed)
 		return
 	}
+	c.armTimer(c.loop.srv.opts.RequestTimeout) // the next request must come in time too
 	// Input that arrived while the request was held is parsed now, unless
 	// this very connection's parse loop is running and will get to it.
 	if c.flags&flagResumeQueued == 0 && c.gc.InboundBuffered() > 0 && c.loop.serving != c {
@@ -315,6 +361,10 @@ func (c *Conn) AcceptWebSocket(req *Request) bool {
 	c.flags &^= flagAwaiting | flagCloseAfter
 	c.state = stateWS
 	c.wsNeed = 0
+	if c.timer != nil { // WebSocket liveness is the heartbeat's job
+		c.timer.Stop()
+		c.timer = nil
+	}
 	return true
 }
 
@@ -410,9 +460,7 @@ func (c *Conn) flush() {
 		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err == nil {
 			c.state = stateDraining
 			c.flags &^= flagClosing
-			c.linger = &Timer{}
-			c.linger.Init(c.loop, func() { c.flags &^= flagGraceful; c.Close(c.reason) })
-			c.linger.Reset(lingerTimeout)
+			c.armTimer(lingerTimeout)
 			_, _ = c.gc.Discard(-1)
 			return
 		}
@@ -442,9 +490,9 @@ func (c *Conn) onClosed(err error) {
 	}
 	c.flags |= flagClosed
 	c.state = stateClosed
-	if c.linger != nil {
-		c.linger.Stop()
-		c.linger = nil
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
 	}
 	c.releaseBuffers()
 	if c.reason == ReasonNone {
@@ -561,10 +609,19 @@ func (c *Conn) failWS(code ws.StatusCode, reason CloseReason) {
 var statusText = map[int]string{
 	101: "Switching Protocols", 200: "OK", 204: "No Content", 304: "Not Modified",
 	400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-	408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+	408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large", 426: "Upgrade Required",
 	429: "Too Many Requests", 431: "Request Header Fields Too Large",
 	500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
 	505: "HTTP Version Not Supported",
+}
+
+func appendRetryAfter(dst []byte, seconds int) []byte {
+	if seconds <= 0 {
+		seconds = 1
+	}
+	dst = append(dst, "Retry-After: "...)
+	dst = strconv.AppendInt(dst, int64(seconds), 10)
+	return append(dst, "\r\n"...)
 }
 
 func appendStatusLine(dst []byte, status int) []byte {

@@ -20,13 +20,15 @@ const (
 	ReasonPanic                        // a panic was recovered while serving it
 	ReasonShutdown                     // the server is stopping
 	ReasonTimeout                      // a stage timed out
+	ReasonRefused                      // admission control refused it (429/503)
+	ReasonRateLimited                  // the peer exceeded a rate limit
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"none", "peer closed", "io error", "server closed", "bad request", "header too large",
 	"body too large", "protocol error", "message too large", "too many fragments",
-	"invalid utf8", "slow consumer", "panic", "shutdown", "timeout",
+	"invalid utf8", "slow consumer", "panic", "shutdown", "timeout", "refused", "rate limited",
 }
 
 func (r CloseReason) String() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"sio/limits"
 )
 
 // Handler receives complete requests and messages. Every method runs on the
@@ -40,8 +43,17 @@ type Options struct {
 	MaxBodyBytes     int64  // request body cap; default 1e6 (the handler answers 413)
 	MaxMessageBytes  int64  // WebSocket message cap; default 1e6 (close 1009 beyond)
 	MaxFragments     int    // fragments per WebSocket message; default 1024 (close 1008 beyond)
-	MaxOutboundBytes int    // queued output per connection; default 8 MiB (closed as slow consumer beyond)
-	Logger           *slog.Logger
+	MaxOutboundBytes int    // queued output per connection; default 1 MiB (closed as slow consumer beyond)
+	// RequestTimeout bounds how long an HTTP connection may take to deliver
+	// a complete request (head and body), counted from its opening or its
+	// last response: idle keep-alive connections are closed, a started
+	// request gets 408. A request held by the handler is not timed. 30 s.
+	RequestTimeout time.Duration
+	// Admission, if set, vets each new connection before anything is
+	// parsed; refused ones get 429 or 503 with Retry-After to their first
+	// request, then are closed.
+	Admission *limits.Admission
+	Logger    *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -64,7 +76,10 @@ func (o *Options) setDefaults() {
 		o.MaxFragments = 1024
 	}
 	if o.MaxOutboundBytes <= 0 {
-		o.MaxOutboundBytes = 8 << 20
+		o.MaxOutboundBytes = 1 << 20
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -91,6 +106,7 @@ type Server struct {
 }
 
 type stats struct {
+	refused  atomic.Int64
 	open     atomic.Int64
 	accepted atomic.Int64
 	writes   atomic.Int64
@@ -234,15 +250,15 @@ func (s *Server) recovered(r any, c *Conn) {
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
-	Open, Accepted, Writes, Panics int64
-	Closed                         map[string]int64 // by CloseReason name
+	Open, Accepted, Writes, Panics, Refused int64
+	Closed                                  map[string]int64 // by CloseReason name
 }
 
 // Stats returns the counters. Safe from any goroutine.
 func (s *Server) Stats() Stats {
 	st := Stats{
 		Open: s.stats.open.Load(), Accepted: s.stats.accepted.Load(),
-		Writes: s.stats.writes.Load(), Panics: s.stats.panics.Load(),
+		Writes: s.stats.writes.Load(), Panics: s.stats.panics.Load(), Refused: s.stats.refused.Load(),
 		Closed: make(map[string]int64, numReasons),
 	}
 	for r := CloseReason(1); r < numReasons; r++ {
@@ -288,6 +304,16 @@ func (g *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	s.stats.open.Add(1)
 	s.stats.accepted.Add(1)
+	if a := s.opts.Admission; a != nil {
+		d := a.Admit(remoteIP(gc.RemoteAddr()), s.now())
+		if d.OK {
+			c.flags |= flagAdmitted
+		} else {
+			c.refuse, c.retryAfter = uint16(d.Status), uint16((d.RetryAfter+time.Second-1)/time.Second)
+			s.stats.refused.Add(1)
+		}
+	}
+	c.armTimer(s.opts.RequestTimeout)
 	return nil, gnet.None
 }
 
@@ -326,6 +352,9 @@ func (g *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	s := g.s
 	s.stats.open.Add(-1)
+	if c.flags&flagAdmitted != 0 {
+		s.opts.Admission.Release(remoteIP(gc.RemoteAddr()))
+	}
 	if c.reason == ReasonNone {
 		s.mu.Lock()
 		if s.stopped {
@@ -349,6 +378,16 @@ func (g *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}()
 	l.exit()
 	return gnet.None
+}
+
+// remoteIP extracts the peer IP for admission (the zero Addr if unknown).
+func remoteIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 // gnetLogger routes gnet's logs to slog, demoting its chatter.

@@ -6,6 +6,8 @@
 //	-mode sio   the Socket.IO server of socketio/socket.io-protocol's test-suite: path
 //	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
 //	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
+//	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
+//	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"sio/engine"
 	"sio/loop"
@@ -31,7 +35,7 @@ type server interface {
 }
 
 func main() {
-	mode := flag.String("mode", "eio", "which server: eio, sio")
+	mode := flag.String("mode", "eio", "which server: eio, sio, wsecho")
 	addr := flag.String("addr", ":3000", "listen address")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -77,6 +81,9 @@ func main() {
 			_ = s.Emit("auth", s.Handshake().Auth)
 		})
 		srv, addrOf = io, func() string { return io.Engine().Loop().Addr().String() }
+	case "wsecho":
+		ls := loop.NewServer(wsEcho{}, loop.Options{Addr: *addr, Logger: log, MaxMessageBytes: 16 << 20, MaxBodyBytes: 1 << 10})
+		srv, addrOf = loopServer{ls}, func() string { return ls.Addr().String() }
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", *mode)
 		os.Exit(2)
@@ -98,3 +105,30 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// wsEcho is the WebSocket echo server of -mode wsecho.
+type wsEcho struct{}
+
+func (wsEcho) ServeHTTP(c *loop.Conn, r *loop.Request) {
+	if !r.Upgrade {
+		c.Respond(&loop.Response{Status: 426, ContentType: "text/plain; charset=utf-8",
+			Extra: []byte("Upgrade: websocket\r\n"), Body: []byte("WebSocket only")})
+		return
+	}
+	c.AcceptWebSocket(r)
+}
+
+func (wsEcho) OnMessage(c *loop.Conn, binary bool, data []byte) {
+	op := ws.OpText
+	if binary {
+		op = ws.OpBinary
+	}
+	c.WriteFrame(op, data, nil)
+}
+
+func (wsEcho) OnClose(*loop.Conn, loop.CloseReason) {}
+
+// loopServer adapts a bare loop.Server to the server interface.
+type loopServer struct{ *loop.Server }
+
+func (l loopServer) Close(ctx context.Context) error { return l.Stop(ctx) }

@@ -1,0 +1,151 @@
+package engine_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"sio/engine"
+	"sio/limits"
+	"sio/loop"
+)
+
+// TestIdleConnectionIsClosedAfterRequestTimeout: a connection that never
+// sends a request (a slowloris holding an fd) is closed.
+func TestIdleConnectionIsClosedAfterRequestTimeout(t *testing.T) {
+	ts := startServer(t, engine.Config{}, loop.Options{RequestTimeout: 200 * time.Millisecond}, nil)
+	c := ts.dial(t)
+	start := time.Now()
+	c.expectEOF(t)
+	if el := time.Since(start); el < 150*time.Millisecond || el > 3*time.Second {
+		t.Fatalf("idle connection closed after %v, want ~200ms", el)
+	}
+	if n := ts.srv.Loop().Stats().Closed["timeout"]; n < 1 {
+		t.Fatalf("timeout closes counted: %d", n)
+	}
+	ts.assertHealthy(t)
+}
+
+// TestSlowRequestHeadGets408: a request head that never completes gets 408.
+func TestSlowRequestHeadGets408(t *testing.T) {
+	ts := startServer(t, engine.Config{}, loop.Options{RequestTimeout: 200 * time.Millisecond}, nil)
+	c := ts.dial(t)
+	c.write(t, "GET "+ts.path("transport=polling")+" HTTP/1.1\r\nHost: x\r\n") // no final CRLF
+	r := c.read(t)
+	if r.status != 408 || !r.close {
+		t.Fatalf("slow head: %d close=%v, want 408 and close", r.status, r.close)
+	}
+	c.expectEOF(t)
+}
+
+// TestSlowRequestBodyGets408: a body that stops short of its Content-Length.
+func TestSlowRequestBodyGets408(t *testing.T) {
+	ts := startServer(t, engine.Config{}, loop.Options{RequestTimeout: 200 * time.Millisecond}, nil)
+	hs := ts.handshake(t)
+	c := ts.dial(t)
+	c.write(t, "POST "+ts.sidPath(hs.SID)+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 100\r\n\r\n4abc")
+	r := c.read(t)
+	if r.status != 408 {
+		t.Fatalf("slow body: %d, want 408", r.status)
+	}
+}
+
+// TestHeldPollIsNotCutByRequestTimeout: a GET the engine holds waits for data
+// (or the heartbeat), not for the request timeout.
+func TestHeldPollIsNotCutByRequestTimeout(t *testing.T) {
+	ts := startServer(t, engine.Config{PingInterval: time.Second, PingTimeout: time.Second},
+		loop.Options{RequestTimeout: 150 * time.Millisecond}, nil)
+	hs := ts.handshake(t)
+	_, held := ts.pollAsync(t, hs.SID)
+	select {
+	case r := <-held:
+		t.Fatalf("held GET answered after < 600ms: %+v", r)
+	case <-time.After(600 * time.Millisecond):
+	}
+	ts.mustSend(t, hs.SID, "4late")
+	expectPollBody(t, wait(t, held), "4late")
+}
+
+// TestAdmissionRefusesWith429AndRetryAfter: over the per-IP cap a new
+// connection's first request gets 429 with Retry-After and no session is
+// created; closing an admitted connection frees its place.
+func TestAdmissionRefusesWith429AndRetryAfter(t *testing.T) {
+	adm := &limits.Admission{MaxConnsPerIP: 2}
+	ts := startServer(t, engine.Config{}, loop.Options{Admission: adm}, nil)
+	// startServer's warm-up opened and closed connections; wait for them to be released.
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if adm.Open() != 0 {
+			return errorf("admission still counts %d open", adm.Open())
+		}
+		return nil
+	})
+	a, b := ts.dial(t), ts.dial(t)
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if adm.Open() != 2 {
+			return errorf("open %d", adm.Open())
+		}
+		return nil
+	})
+	before := ts.srv.Count()
+	c := ts.dial(t)
+	r := c.do(t, get(ts.path("transport=polling")))
+	if r.status != 429 || r.header.Get("Retry-After") == "" || !r.close {
+		t.Fatalf("third connection from one IP: %d Retry-After=%q close=%v, want 429 with Retry-After and close",
+			r.status, r.header.Get("Retry-After"), r.close)
+	}
+	if ts.srv.Count() != before {
+		t.Fatal("a refused connection created a session")
+	}
+	if ts.srv.Loop().Stats().Refused < 1 {
+		t.Fatal("refusal not counted")
+	}
+	a.close()
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if adm.Open() != 1 {
+			return errorf("open %d after a close", adm.Open())
+		}
+		return nil
+	})
+	d := ts.dial(t)
+	if r := d.do(t, get(ts.path("transport=polling"))); r.status != 200 {
+		t.Fatalf("after a place freed: %d", r.status)
+	}
+	b.close()
+	d.close()
+}
+
+// TestHandshakeRateAnswers503: new sessions beyond the handshake rate get
+// 503 with Retry-After (clients back off on it), existing ones keep working.
+func TestHandshakeRateAnswers503(t *testing.T) {
+	adm := &limits.Admission{HandshakesPerSec: 3}
+	ts := startServer(t, engine.Config{}, loop.Options{Admission: adm}, nil)
+	time.Sleep(time.Second) // let the bucket refill after the warm-up
+	ok, refused := 0, 0
+	var first handshakeInfo
+	for i := 0; i < 10; i++ {
+		c := ts.dial(t)
+		r := c.do(t, get(ts.path("transport=polling")))
+		switch r.status {
+		case 200:
+			if ok == 0 {
+				first = parseOpen(t, r.body)
+			}
+			ok++
+		case 503:
+			if r.header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			refused++
+		default:
+			t.Fatalf("status %d", r.status)
+		}
+		c.close()
+	}
+	if ok < 3 || ok > 4 || refused == 0 {
+		t.Fatalf("%d accepted, %d refused of 10 rapid handshakes at 3/s", ok, refused)
+	}
+	ts.mustSend(t, first.SID, "4still-here")
+	expectPollBody(t, ts.poll(t, first.SID), "4still-here")
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
