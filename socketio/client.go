@@ -53,7 +53,7 @@ func (s *Server) onEngineConnection(sess *engine.Session, r *loop.Request) {
 	sess.OnClose(c.onEngineClose)
 	l := sess.Loop()
 	c.connectTmr.Init(l, func() {
-		sess.Do(func() {
+		c.do(func() {
 			if !c.joined && !c.closed {
 				c.closeWith(ReasonForcedServerClose)
 			}
@@ -63,7 +63,29 @@ func (s *Server) onEngineConnection(sess *engine.Session, r *loop.Request) {
 }
 
 // onData receives one Engine.IO message (on the loop); data is borrowed.
-func (c *client) onData(_ *engine.Session, data []byte, binary bool) {
+// do runs fn on the client's loop (following an upgrade's move) with its
+// panics contained to this client.
+func (c *client) do(fn func()) {
+	c.sess.Do(func() { c.protect(fn) })
+}
+
+// protect runs application code (handlers, middlewares, listeners): a panic
+// there closes this client only, and is counted and logged once with a stack.
+func (c *client) protect(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.panicked(r)
+			c.closeWith(ReasonHandlerPanic)
+		}
+	}()
+	fn()
+}
+
+func (c *client) onData(sess *engine.Session, data []byte, binary bool) {
+	c.protect(func() { c.onMessage(data, binary) })
+}
+
+func (c *client) onMessage(data []byte, binary bool) {
 	if c.closed {
 		return
 	}
@@ -110,7 +132,7 @@ func (c *client) onData(_ *engine.Session, data []byte, binary bool) {
 		gen := c.binGen
 		sess := c.sess
 		c.binTmr.Init(sess.Loop(), func() {
-			sess.Do(func() {
+			c.do(func() {
 				if c.bin != nil && c.binGen == gen {
 					c.fail() // attachments never completed
 				}
@@ -197,7 +219,7 @@ func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, misse
 	}
 	done := false
 	mws[i](s, func(err error) {
-		c.sess.Do(func() {
+		c.do(func() {
 			if done {
 				return
 			}

@@ -231,7 +231,9 @@ func (b *loopBatch) Run(l *loop.Loop) {
 		if b.ack != nil {
 			s.registerBroadcastAck(b.ackID, b.ack, b.timeout)
 		}
-		s.notifyOutgoingData(b.data) // as Node's adapter does per recipient
+		if s.hasOutgoing.Load() { // as Node's adapter does per recipient
+			s.client.protect(func() { s.notifyOutgoingData(b.data) })
+		}
 		sess := s.client.sess
 		if !sess.WritePrepared(l, b.p, b.volatile) && sess.Loop() != l {
 			sess.SendPrepared(b.p, b.volatile) // it moved loops meanwhile

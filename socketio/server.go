@@ -3,13 +3,17 @@ package socketio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sio/codec"
 	"sio/engine"
+	"sio/limits"
 	"sio/loop"
 )
 
@@ -36,6 +40,12 @@ type Options struct {
 	MaxPendingAcks int
 	// Recovery enables connection state recovery when non-nil.
 	Recovery *Recovery
+	// EventLimits, if set, rate-limits incoming events per socket, per
+	// event name, with a default for the rest (see limits.NewEventLimits).
+	EventLimits *limits.EventLimits
+	// MaxRateViolations disconnects a client after this many refused events
+	// in a row ("rate limited"); 0 never disconnects.
+	MaxRateViolations int
 	// Adapter builds each namespace's adapter; nil is the in-memory adapter.
 	Adapter func(nsp *Namespace) Adapter
 	// Logger; slog.Default() when nil.
@@ -95,6 +105,9 @@ var (
 type Server struct {
 	opts Options
 	eng  *engine.Server
+
+	panics      atomic.Int64
+	rateLimited atomic.Int64
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
@@ -203,6 +216,24 @@ func (s *Server) lookupNamespace(name string, auth []byte) *Namespace {
 		}
 	}
 	return nil
+}
+
+// panicked counts and logs a panic in application code.
+func (s *Server) panicked(r any) {
+	s.panics.Add(1)
+	s.opts.Logger.Error("panic in a handler; closing that client", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+}
+
+// Stats are the Socket.IO layer's counters.
+type Stats struct {
+	HandlerPanics int64 // application code panics (each closed one client)
+	RateLimited   int64 // events refused by EventLimits
+	Engine        engine.Stats
+}
+
+// Stats returns the counters. Safe from any goroutine.
+func (s *Server) Stats() Stats {
+	return Stats{HandlerPanics: s.panics.Load(), RateLimited: s.rateLimited.Load(), Engine: s.eng.Stats()}
 }
 
 // Sockets is the main namespace "/".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"sio/codec"
 	"sio/engine"
+	"sio/limits"
 	"sio/loop"
 )
 
@@ -25,6 +27,12 @@ const (
 	ReasonForcedServerClose         = "forced server close"
 	ReasonClientNamespaceDisconnect = "client namespace disconnect"
 	ReasonServerNamespaceDisconnect = "server namespace disconnect"
+	// ReasonRateLimited is ours: the client kept exceeding a rate limit
+	// (Options.EventLimits, MaxRateViolations).
+	ReasonRateLimited = "rate limited"
+	// ReasonHandlerPanic is ours: an application handler panicked while
+	// serving this client; only this client is closed.
+	ReasonHandlerPanic = "handler panic"
 	// ReasonSlowConsumer is ours, not Node's: the client read too slowly and
 	// its queued output passed the cap.
 	ReasonSlowConsumer = "slow consumer"
@@ -145,7 +153,10 @@ type Socket struct {
 	recovered bool
 
 	hasOutgoing atomic.Bool // an OnAnyOutgoing listener exists
-	rooms       []Room      // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
+
+	limits     []limits.Bucket // loop only: per-event rate limit state
+	violations int             // loop only: consecutive rate limit refusals
+	rooms      []Room          // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
 
 	mu              sync.Mutex
 	data            any
@@ -345,7 +356,7 @@ func (s *Socket) Except(rooms ...Room) *BroadcastOperator { return s.Broadcast()
 // "io server disconnect" and does not reconnect). With close, the whole
 // connection is closed. Safe from any goroutine.
 func (s *Socket) Disconnect(close bool) {
-	s.client.sess.Do(func() {
+	s.client.do(func() {
 		if close {
 			s.client.disconnectAll()
 			return
@@ -518,7 +529,7 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 		sess := s.client.sess
 		sess.Do(func() {
 			pa.timer.Init(sess.Loop(), func() {
-				sess.Do(func() {
+				s.client.do(func() {
 					if p := s.takeAck(id); p != nil {
 						p.fn(nil, ErrTimeout)
 					}
@@ -574,10 +585,60 @@ func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
 	if err := parseArgs(p.Data, 1, attachments, &e.Args); err != nil {
 		return
 	}
+	if tbl := s.nsp.srv.opts.EventLimits; tbl != nil && !s.allowEvent(tbl, e, nameRaw) {
+		return
+	}
 	s.mu.Lock()
 	mws := s.middlewares
 	s.mu.Unlock()
 	s.runMiddlewares(e, mws, 0)
+}
+
+// RateLimitError is reported to OnError handlers for an event refused by
+// Options.EventLimits.
+type RateLimitError struct {
+	Event      string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return "socketio: event " + strconv.Quote(e.Event) + " rate limited; retry after " + e.RetryAfter.String()
+}
+
+// allowEvent applies the per-event rate limit. A refused event is dropped:
+// an acknowledged one is answered {"error":"rate limited","retryAfterMs":N},
+// OnError handlers get a *RateLimitError, and after MaxRateViolations
+// refusals in a row the client is disconnected ("rate limited").
+func (s *Socket) allowEvent(tbl *limits.EventLimits, e *Event, name []byte) bool {
+	if s.limits == nil {
+		s.limits = tbl.NewState()
+	}
+	ok, wait := tbl.Allow(s.limits, name, s.client.sess.Loop().Now())
+	if ok {
+		s.violations = 0
+		return true
+	}
+	s.nsp.srv.rateLimited.Add(1)
+	s.violations++
+	if e.HasAck() {
+		ms := wait.Milliseconds()
+		if ms < 1 {
+			ms = 1
+		}
+		_ = e.Ack(json.RawMessage(`{"error":"rate limited","retryAfterMs":` + strconv.FormatInt(ms, 10) + `}`))
+	}
+	s.mu.Lock()
+	hs := s.onError
+	s.mu.Unlock()
+	rle := &RateLimitError{Event: e.name, RetryAfter: wait}
+	for _, h := range hs {
+		h(rle)
+	}
+	if max := s.nsp.srv.opts.MaxRateViolations; max > 0 && s.violations >= max {
+		s.client.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+		s.client.closeWith(ReasonRateLimited)
+	}
+	return false
 }
 
 func needsUnquote(b []byte) bool {
@@ -612,7 +673,7 @@ func (s *Socket) runMiddlewares(e *Event, mws []func(*Event, func(error)), i int
 		}
 		if state.CompareAndSwap(mwAsync, mwDone) {
 			// Later, possibly from another goroutine: continue on the loop.
-			s.client.sess.Do(func() { s.afterMiddleware(e, mws, i, err) })
+			s.client.do(func() { s.afterMiddleware(e, mws, i, err) })
 		}
 	})
 	if state.CompareAndSwap(mwRunning, mwAsync) {
