@@ -135,13 +135,13 @@ func FuzzPayloadReader(f *testing.F) {
 
 // headLimits maps fuzzer-chosen limits to parser settings that stay cheap.
 func headLimits(maxBytes uint32, maxHeaders uint16) HeadParser {
-	return HeadParser{MaxHeaderBytes: int(maxBytes % (1<<20 + 1)), MaxHeaders: int(maxHeaders % 5001)}
+	return HeadParser{MaxHeaderBytes: int32(maxBytes % (1<<20 + 1)), MaxHeaders: int32(maxHeaders % 5001)}
 }
 
 func FuzzHeadParser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, split uint32, maxBytes uint32, maxHeaders uint16) {
 		cfg := headLimits(maxBytes, maxHeaders)
-		effBytes, effHeaders := cfg.MaxHeaderBytes, cfg.MaxHeaders
+		effBytes, effHeaders := int(cfg.MaxHeaderBytes), int(cfg.MaxHeaders)
 		if effBytes <= 0 {
 			effBytes = 16 << 10
 		}

@@ -73,10 +73,10 @@ func (r *Request) Header(name string) []byte {
 // when the head arrives one byte at a time. Limits are enforced before the
 // head is complete.
 type HeadParser struct {
-	MaxHeaderBytes int // 0 means 16 KiB
-	MaxHeaders     int // 0 means 100
-	scanned        int
-	lead           int // length of the leading CR/LF run, once scanned reaches past it
+	MaxHeaderBytes int32 // 0 means 16 KiB
+	MaxHeaders     int32 // 0 means 100
+	scanned        int32
+	lead           int32 // length of the leading CR/LF run, once scanned reaches past it
 }
 
 // Reset prepares the parser for the next request.
@@ -88,23 +88,27 @@ func (p *HeadParser) Reset() { p.scanned, p.lead = 0, 0 }
 // r.HeadLen bytes of buf belong to it. The parser must be Reset before the next
 // request.
 func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
-	maxBytes := p.MaxHeaderBytes
+	maxBytes := int(p.MaxHeaderBytes)
 	if maxBytes <= 0 {
 		maxBytes = 16 << 10
+	}
+	if len(buf) > maxBytes+3 {
+		buf = buf[:maxBytes+3] // nothing past the cap can be part of an acceptable head
 	}
 	// Skip empty lines before the request line (RFC 9112 §2.2) only at the
 	// start; they count towards the limit.
 	end := -1
-	i := p.scanned
-	if i == p.lead { // still inside the leading CR/LF run
+	i, lead := int(p.scanned), int(p.lead)
+	if i == lead { // still inside the leading CR/LF run
 		for i < len(buf) && (buf[i] == '\r' || buf[i] == '\n') {
 			i++
 		}
-		p.lead = i
-	} else if i > p.lead+3 {
+		lead = i
+		p.lead = int32(lead)
+	} else if i > lead+3 {
 		i -= 3 // the terminator may straddle the previous scan's end
 	} else {
-		i = p.lead
+		i = lead
 	}
 	for ; i < len(buf); i++ {
 		if buf[i] != '\n' {
@@ -120,7 +124,7 @@ func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
 		}
 	}
 	if end < 0 {
-		p.scanned = len(buf)
+		p.scanned = int32(len(buf))
 		if len(buf) > maxBytes {
 			return false, ErrHeaderTooLarge
 		}
@@ -134,7 +138,7 @@ func (p *HeadParser) Parse(buf []byte, r *Request) (done bool, err error) {
 }
 
 func (p *HeadParser) parseHead(head []byte, r *Request) error {
-	maxHeaders := p.MaxHeaders
+	maxHeaders := int(p.MaxHeaders)
 	if maxHeaders <= 0 {
 		maxHeaders = 100
 	}

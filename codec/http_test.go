@@ -708,10 +708,10 @@ func TestHeadParserResumesScan(t *testing.T) {
 		if done || err != nil {
 			t.Fatalf("at %d: %v, %v", i, done, err)
 		}
-		if p.scanned != i {
+		if int(p.scanned) != i {
 			t.Fatalf("at %d: scanned = %d", i, p.scanned)
 		}
-		if want := min(i, 4); p.lead != want {
+		if want := min(i, 4); int(p.lead) != want {
 			t.Fatalf("at %d: lead = %d, want %d", i, p.lead, want)
 		}
 	}

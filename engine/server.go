@@ -265,8 +265,6 @@ func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []
 	l := c.Loop()
 	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr()}
 	ss.owner.Store(l)
-	ss.upgradeTimer.Init(l, nil)
-	ss.closeTimer.Init(l, nil)
 	upgrades := s.upgrades
 	if upgrade {
 		if !c.AcceptWebSocket(r) {
@@ -280,7 +278,8 @@ func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []
 	}
 	s.sessions.put(ss)
 	s.stats.handshakes.Add(1)
-	open := codec.AppendHandshake([]byte{'0'}, ss.id, upgrades,
+	var buf [192]byte // the open packet is copied into the connection's buffer: no allocation
+	open := codec.AppendHandshake(append(buf[:0], '0'), ss.id, upgrades,
 		s.cfg.PingInterval.Milliseconds(), s.cfg.PingTimeout.Milliseconds(), s.cfg.MaxHTTPBufferSize)
 	if upgrade {
 		c.WriteFrame(ws.OpText, open, nil)
@@ -337,7 +336,7 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 	cur := ss.owner.Load()
 	if ss.straggler {
 		ss.straggler = false
-		ss.closeTimer.Stop()
+		ss.closeTimer.stop()
 		ss.srv.sessions.del(ss)
 		respondOn(cur, c, &loop.Response{Status: 200, ContentType: "text/plain; charset=UTF-8",
 			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: []byte{'6'}})
@@ -447,13 +446,12 @@ func (ss *Session) onProbeOpen(c *loop.Conn) {
 	}
 	ss.probe = c
 	ss.probeAcked = false
-	ss.upgradeTimer.Init(cur, func() {
+	ss.upgradeTimer.arm(cur, func() {
 		if ss.probe != nil {
 			closeConnOn(ss.owner.Load(), ss.probe)
 			ss.probe = nil
 		}
-	})
-	ss.upgradeTimer.Reset(ss.srv.cfg.UpgradeTimeout)
+	}, ss.srv.cfg.UpgradeTimeout)
 }
 
 var probeReply = []byte("probe")
@@ -484,14 +482,14 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	default:
 		closeConnOn(cur, c)
 		ss.probe = nil
-		ss.upgradeTimer.Stop()
+		ss.upgradeTimer.stop()
 	}
 }
 
 // completeUpgrade switches the session to the WebSocket and moves its
 // ownership to the WebSocket's loop.
 func (ss *Session) completeUpgrade(c *loop.Conn) {
-	ss.upgradeTimer.Stop()
+	ss.upgradeTimer.stop()
 	if ss.pollConn != nil {
 		ss.answerPoll([]byte{'6'})
 	}
@@ -514,6 +512,7 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 	// this loop after the Post: the migration task owns it from then on.
 	hbAt, hbArmed := ss.hb.When(), ss.hb.Armed()
 	ss.hb.Stop()
+	ss.closeTimer.stop() // a pending server close completes over the WebSocket (finishClosing)
 	ss.mu.Lock()
 	ss.migrating = true
 	ss.mu.Unlock()
@@ -532,9 +531,7 @@ type migration struct {
 func (m *migration) Run(l *loop.Loop) {
 	ss := m.ss
 	ss.owner.Store(l)
-	ss.hb.Init(l, ss.onHeartbeat)
-	ss.upgradeTimer.Init(l, nil)
-	ss.closeTimer.Init(l, nil)
+	ss.hb.InitArg(l, heartbeatFired, ss) // upgradeTimer and closeTimer were stopped on the old loop
 	if ss.state == stateClosed {
 		return
 	}
@@ -624,7 +621,7 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 		ss.close(r, false)
 	case ss.probe:
 		ss.probe = nil
-		ss.upgradeTimer.Stop()
+		ss.upgradeTimer.stop()
 	case ss.pollConn:
 		// Node: "poll connection closed prematurely".
 		ss.pollConn = nil

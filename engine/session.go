@@ -83,9 +83,8 @@ type Session struct {
 	pending      []byte     // polling: the next GET's payload, already encoded
 	awaitingPong bool
 	hb           loop.Timer // next ping, or the pong deadline
-	upgradeTimer loop.Timer
-	closeTimer   loop.Timer
-	spare        []outItem
+	upgradeTimer lazyTimer  // armed while a probe WebSocket waits for "5"
+	closeTimer   lazyTimer  // armed while a server close waits for a GET
 	closeReason  Reason
 	straggler    bool // closed by the client; one late GET is still answered "6"
 
@@ -93,12 +92,11 @@ type Session struct {
 	migrating bool        // guarded by mu: ownership is moving to the WebSocket's loop
 
 	mu          sync.Mutex
-	outbox      []outItem // guarded by mu
-	flushQueued bool      // guarded by mu
-	closeReq    bool      // guarded by mu
+	outbox      *outboxBuf // guarded by mu; nil when empty
+	flushQueued bool       // guarded by mu
+	closeReq    bool       // guarded by mu
 
-	onMessage func(s *Session, data []byte, binary bool)
-	onClose   func(s *Session, reason Reason)
+	handler Handler
 
 	remote net.Addr
 
@@ -122,10 +120,54 @@ func (s *Session) Transport() string {
 
 // OnMessage sets the message callback. It runs on the session's loop with
 // data borrowed until it returns. Set it in Server.OnConnection.
-func (s *Session) OnMessage(fn func(s *Session, data []byte, binary bool)) { s.onMessage = fn }
+func (s *Session) OnMessage(fn func(s *Session, data []byte, binary bool)) {
+	f := s.funcs()
+	f.message = fn
+}
+
+// Handler receives a session's messages and its close, on the session's
+// loop. SetHandler with a type implementing it costs no allocation, unlike
+// a pair of OnMessage/OnClose closures.
+type Handler interface {
+	OnMessage(s *Session, data []byte, binary bool)
+	OnClose(s *Session, reason Reason)
+}
+
+// SetHandler sets the session's handler (in Server.OnConnection).
+func (s *Session) SetHandler(h Handler) { s.handler = h }
+
+// funcHandler adapts OnMessage/OnClose callbacks to Handler.
+type funcHandler struct {
+	message func(s *Session, data []byte, binary bool)
+	close   func(s *Session, reason Reason)
+}
+
+func (f *funcHandler) OnMessage(s *Session, data []byte, binary bool) {
+	if f.message != nil {
+		f.message(s, data, binary)
+	}
+}
+
+func (f *funcHandler) OnClose(s *Session, reason Reason) {
+	if f.close != nil {
+		f.close(s, reason)
+	}
+}
+
+func (s *Session) funcs() *funcHandler {
+	f, ok := s.handler.(*funcHandler)
+	if !ok {
+		f = &funcHandler{}
+		s.handler = f
+	}
+	return f
+}
 
 // OnClose sets the close callback, run once on the session's loop.
-func (s *Session) OnClose(fn func(s *Session, reason Reason)) { s.onClose = fn }
+func (s *Session) OnClose(fn func(s *Session, reason Reason)) {
+	f := s.funcs()
+	f.close = fn
+}
 
 // Send queues a message packet. data is copied. Safe from any goroutine.
 func (s *Session) Send(data []byte, binary bool) {
@@ -150,9 +192,18 @@ func (s *Session) SendPrepared(p *Prepared, volatile bool) {
 	s.push(outItem{prepared: p, volatile: volatile})
 }
 
+// outboxPool recycles outbox slices: an idle session holds none. It holds
+// *outboxBuf so that putting one back allocates nothing.
+var outboxPool = sync.Pool{New: func() any { return &outboxBuf{items: make([]outItem, 0, 8)} }}
+
+type outboxBuf struct{ items []outItem }
+
 func (s *Session) push(it outItem) {
 	s.mu.Lock()
-	s.outbox = append(s.outbox, it)
+	if s.outbox == nil {
+		s.outbox = outboxPool.Get().(*outboxBuf)
+	}
+	s.outbox.items = append(s.outbox.items, it)
 	post := !s.flushQueued
 	s.flushQueued = true
 	s.mu.Unlock()
@@ -219,11 +270,15 @@ func (s *Session) Run(l *loop.Loop) {
 		s.mu.Unlock()
 		return
 	}
-	batch := s.outbox
-	s.outbox = s.spare[:0]
+	ob := s.outbox
+	s.outbox = nil
 	s.flushQueued = false
 	closeReq := s.closeReq
 	s.mu.Unlock()
+	var batch []outItem
+	if ob != nil {
+		batch = ob.items
+	}
 	for i := range batch {
 		it := &batch[i]
 		if it.volatile && !s.writable() {
@@ -241,7 +296,10 @@ func (s *Session) Run(l *loop.Loop) {
 		}
 		batch[i] = outItem{}
 	}
-	s.spare = batch[:0]
+	if ob != nil && cap(ob.items) <= 1024 {
+		ob.items = ob.items[:0]
+		outboxPool.Put(ob)
+	}
 	s.flushPolling()
 	if closeReq {
 		s.closeByServer(ReasonForcedClose)
@@ -326,6 +384,25 @@ func (s *Session) writable() bool {
 // WebSocket are dropped.
 const volatileSoftCap = 64 << 10
 
+// lazyTimer is a loop.Timer allocated only when armed, for the rare timers
+// (upgrade, close) every idle session would otherwise carry.
+type lazyTimer struct{ t *loop.Timer }
+
+func (lt *lazyTimer) arm(l *loop.Loop, fn func(), d time.Duration) {
+	if lt.t == nil {
+		lt.t = &loop.Timer{}
+	}
+	lt.t.Init(l, fn)
+	lt.t.Reset(d)
+}
+
+func (lt *lazyTimer) stop() {
+	if lt.t != nil {
+		lt.t.Stop()
+		lt.t = nil
+	}
+}
+
 // stragglerGrace is how long a session closed by the client's POST waits for
 // a GET the client sent before it.
 const stragglerGrace = 100 * time.Millisecond
@@ -363,9 +440,11 @@ func respondOn(cur *loop.Loop, c *loop.Conn, r *loop.Response) {
 
 // startHeartbeat arms the first ping (owner loop).
 func (s *Session) startHeartbeat() {
-	s.hb.Init(s.owner.Load(), s.onHeartbeat)
+	s.hb.InitArg(s.owner.Load(), heartbeatFired, s)
 	s.hb.Reset(s.srv.cfg.PingInterval)
 }
+
+func heartbeatFired(s any) { s.(*Session).onHeartbeat() }
 
 func (s *Session) onHeartbeat() {
 	if s.state == stateClosed {
@@ -402,8 +481,8 @@ func (s *Session) onPacket(p codec.Packet) {
 			s.hb.Reset(s.srv.cfg.PingInterval)
 		}
 	case codec.PacketMessage:
-		if s.onMessage != nil {
-			s.onMessage(s, p.Data, p.Binary)
+		if s.handler != nil {
+			s.handler.OnMessage(s, p.Data, p.Binary)
 		}
 	case codec.PacketPing:
 		s.close(ReasonTransportError, false) // v4: only the server pings ("invalid heartbeat direction")
@@ -421,8 +500,7 @@ func (s *Session) closeByServer(reason Reason) {
 	if s.transport == transportPolling && s.pollConn == nil {
 		s.state = stateClosing
 		s.closeReason = reason
-		s.closeTimer.Init(s.owner.Load(), func() { s.close(reason, false) })
-		s.closeTimer.Reset(s.srv.cfg.CloseTimeout)
+		s.closeTimer.arm(s.owner.Load(), func() { s.close(reason, false) }, s.srv.cfg.CloseTimeout)
 		return
 	}
 	s.close(reason, true)
@@ -436,16 +514,15 @@ func (s *Session) close(reason Reason, byServer bool) {
 	}
 	s.state = stateClosed
 	s.hb.Stop()
-	s.upgradeTimer.Stop()
-	s.closeTimer.Stop()
+	s.upgradeTimer.stop()
+	s.closeTimer.stop()
 	cur := s.owner.Load()
 	if reason == ReasonTransportClose && s.transport == transportPolling && s.pollConn == nil {
 		// The client's POST "1" overtook its own GET on another connection:
 		// keep the sid briefly so that GET is released with a noop, as if it
 		// had arrived first, instead of failing with 400.
 		s.straggler = true
-		s.closeTimer.Init(cur, func() { s.straggler = false; s.srv.sessions.del(s) })
-		s.closeTimer.Reset(stragglerGrace)
+		s.closeTimer.arm(cur, func() { s.straggler = false; s.srv.sessions.del(s) }, stragglerGrace)
 	} else {
 		s.srv.sessions.del(s)
 	}
@@ -466,8 +543,8 @@ func (s *Session) close(reason Reason, byServer bool) {
 	}
 	s.pending = nil
 	s.srv.closed(reason)
-	if s.onClose != nil {
-		s.onClose(s, reason)
+	if s.handler != nil {
+		s.handler.OnClose(s, reason)
 	}
 }
 

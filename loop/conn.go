@@ -58,15 +58,15 @@ type Conn struct {
 	reason CloseReason
 
 	hp      codec.HeadParser
-	headLen int
-	bodyLen int64
-	wsNeed  int
+	headLen int32 // caps keep these far below 2^31
+	bodyLen int32
+	wsNeed  int32
 
 	wbuf *bytebufferpool.ByteBuffer // queued output, pooled while non-empty
 
 	frag      *bytebufferpool.ByteBuffer // fragmented message being assembled
 	fragOp    ws.OpCode
-	fragCount int
+	fragCount int32
 
 	timer *Timer // allocated while the connection speaks HTTP (request timeout) or lingers
 
@@ -128,10 +128,12 @@ func (c *Conn) Buffered() int {
 func (c *Conn) armTimer(d time.Duration) {
 	if c.timer == nil {
 		c.timer = &Timer{}
-		c.timer.Init(c.loop, c.onTimer)
+		c.timer.InitArg(c.loop, connTimerFired, c)
 	}
 	c.timer.Reset(d)
 }
+
+func connTimerFired(c any) { c.(*Conn).onTimer() }
 
 // onTimer ends a connection that took too long: a lingering close whose
 // peer never closed, or an HTTP connection that did not complete a request in
@@ -211,7 +213,7 @@ func (c *Conn) serveHTTP() {
 		if n == 0 {
 			return
 		}
-		if c.flags&flagHeadDone != 0 && int64(n) < int64(c.headLen)+c.bodyLen {
+		if c.flags&flagHeadDone != 0 && int64(n) < int64(c.headLen)+int64(c.bodyLen) {
 			return
 		}
 		buf, _ := c.gc.Peek(n)
@@ -252,7 +254,7 @@ func (c *Conn) serveHTTP() {
 		}
 		if int64(n) < int64(headLen)+bodyLen {
 			c.flags |= flagHeadDone
-			c.headLen, c.bodyLen = headLen, bodyLen
+			c.headLen, c.bodyLen = int32(headLen), int32(bodyLen)
 			return
 		}
 		req.Body = buf[headLen : int64(headLen)+bodyLen]
@@ -512,7 +514,7 @@ func (c *Conn) serveWS() {
 	maxMsg := srv.opts.MaxMessageBytes
 	for c.state == stateWS && c.flags&(flagClosing|flagClosed) == 0 {
 		n := c.gc.InboundBuffered()
-		if n == 0 || n < c.wsNeed {
+		if n == 0 || n < int(c.wsNeed) {
 			return
 		}
 		buf, _ := c.gc.Peek(n)
@@ -526,7 +528,7 @@ func (c *Conn) serveWS() {
 			return
 		}
 		if hn == 0 {
-			c.wsNeed = n + 1
+			c.wsNeed = int32(n + 1)
 			return
 		}
 		if err := codec.CheckClientHeader(h, c.flags&flagFragmented != 0); err != nil {
@@ -535,7 +537,7 @@ func (c *Conn) serveWS() {
 		}
 		total := hn + int(h.Length)
 		if n < total {
-			c.wsNeed = total
+			c.wsNeed = int32(total)
 			return
 		}
 		c.wsNeed = 0
@@ -572,7 +574,7 @@ func (c *Conn) serveWS() {
 				c.failWS(ws.StatusMessageTooBig, ReasonMessageTooLarge)
 				return
 			}
-			if c.fragCount > srv.opts.MaxFragments {
+			if int(c.fragCount) > srv.opts.MaxFragments {
 				c.failWS(ws.StatusPolicyViolation, ReasonTooManyFragments)
 				return
 			}

@@ -239,6 +239,10 @@ func (l *Loop) runTimer(t *Timer) {
 			l.srv.recovered(r, nil)
 		}
 	}()
+	if t.fna != nil {
+		t.fna(t.arg)
+		return
+	}
 	t.fn()
 }
 

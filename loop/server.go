@@ -60,16 +60,16 @@ func (o *Options) setDefaults() {
 	if o.Addr == "" {
 		o.Addr = ":3000"
 	}
-	if o.MaxHeaderBytes <= 0 {
+	if o.MaxHeaderBytes <= 0 || o.MaxHeaderBytes > 1<<30 {
 		o.MaxHeaderBytes = 16 << 10
 	}
 	if o.MaxHeaders <= 0 {
 		o.MaxHeaders = 100
 	}
-	if o.MaxBodyBytes <= 0 {
+	if o.MaxBodyBytes <= 0 || o.MaxBodyBytes > 1<<30 {
 		o.MaxBodyBytes = 1e6
 	}
-	if o.MaxMessageBytes <= 0 {
+	if o.MaxMessageBytes <= 0 || o.MaxMessageBytes > 1<<30 {
 		o.MaxMessageBytes = 1e6
 	}
 	if o.MaxFragments <= 0 {
@@ -299,8 +299,8 @@ func (g *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := g.s
 	l := s.loopOf(gc.EventLoop())
 	c := &Conn{gc: gc, loop: l}
-	c.hp.MaxHeaderBytes = s.opts.MaxHeaderBytes
-	c.hp.MaxHeaders = s.opts.MaxHeaders
+	c.hp.MaxHeaderBytes = int32(s.opts.MaxHeaderBytes)
+	c.hp.MaxHeaders = int32(s.opts.MaxHeaders)
 	gc.SetContext(c)
 	s.stats.open.Add(1)
 	s.stats.accepted.Add(1)

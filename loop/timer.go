@@ -11,7 +11,16 @@ type Timer struct {
 	when int64 // monotonic ns since the server started
 	pos  int   // position in the heap + 1; 0 when not armed (so the zero Timer is disarmed)
 	fn   func()
+	fna  func(any) // with arg: a static function and its argument, so arming needs no closure
+	arg  any
 	l    *Loop
+}
+
+// InitArg binds t to loop l with callback fn(arg). With a top-level fn this
+// allocates nothing, unlike a method value or closure passed to Init.
+func (t *Timer) InitArg(l *Loop, fn func(any), arg any) {
+	t.Init(l, nil)
+	t.fna, t.arg = fn, arg
 }
 
 // Init binds t to loop l with callback fn. fn runs on the loop.
@@ -19,7 +28,7 @@ func (t *Timer) Init(l *Loop, fn func()) {
 	if t.pos > 0 {
 		t.Stop()
 	}
-	t.l, t.fn = l, fn
+	t.l, t.fn, t.fna, t.arg = l, fn, nil, nil
 }
 
 // Armed reports whether the timer is pending.

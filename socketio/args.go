@@ -22,8 +22,18 @@ var jsonAPI = sonic.Config{EscapeHTML: false, CompactMarshaler: true, CopyString
 // An Args handed to a handler borrows the connection's read buffer: it is
 // valid until the handler returns (Clone keeps a copy).
 type Args struct {
-	elems       [][]byte // raw JSON of each argument
+	elems       [][]byte // raw JSON of each argument (backed by inline when few)
 	attachments [][]byte
+	inline      [4][]byte
+}
+
+func hasEscape(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrArgIndex is returned for an argument index out of range.
@@ -61,6 +71,9 @@ func (a *Args) String(i int) (string, error) {
 	}
 	if codec.Kind(raw) != codec.JSONString {
 		return "", fmt.Errorf("socketio: argument %d is not a string", i)
+	}
+	if body := raw[1 : len(raw)-1]; !hasEscape(body) {
+		return string(body), nil // validated JSON without escapes: the bytes are the string
 	}
 	var s string
 	err := jsonAPI.Unmarshal(raw, &s)
@@ -189,6 +202,9 @@ func resolvePlaceholders(v any, att [][]byte) any {
 // parseArgs splits a validated JSON array into its elements, skipping the
 // first skip of them (the event name).
 func parseArgs(arr []byte, skip int, attachments [][]byte, dst *Args) error {
+	if dst.elems == nil {
+		dst.elems = dst.inline[:0]
+	}
 	dst.elems = dst.elems[:0]
 	dst.attachments = attachments
 	return codec.ArrayElements(arr, func(i int, e []byte) bool {

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"time"
@@ -17,17 +18,43 @@ const maxPreConnectPacket = 8 << 10
 // client is the Socket.IO state of one Engine.IO session. It lives on the
 // session's loop; nothing here is touched elsewhere.
 type client struct {
-	srv       *Server
-	sess      *engine.Session
-	handshake Handshake
-	sockets   map[string]*Socket // by namespace name; connecting sockets included
-	joined    bool               // a namespace was joined once (stops the connect timeout)
-	closed    bool
+	srv     *Server
+	sess    *engine.Session
+	head    []byte    // the handshake request head (Handshake parses it on demand)
+	at      int64     // handshake time, Unix nanoseconds
+	sockets []*Socket // one per namespace, connecting ones included (a few at most: a slice beats a map)
+	xdomain bool
+	joined  bool // a namespace was joined once (stops the connect timeout)
+	closed  bool
 
 	bin        *binaryPacket
-	binGen     uint64
+	binGen     uint32
 	connectTmr loop.Timer
-	binTmr     loop.Timer
+}
+
+// OnMessage implements engine.Handler.
+func (c *client) OnMessage(sess *engine.Session, data []byte, binary bool) {
+	c.onData(sess, data, binary)
+}
+
+// OnClose implements engine.Handler.
+func (c *client) OnClose(sess *engine.Session, reason engine.Reason) {
+	c.protect(func() { c.onEngineClose(sess, reason) })
+}
+
+// handshake builds the Handshake of the connection.
+func (c *client) handshake() Handshake {
+	h := Handshake{Time: time.Unix(0, c.at), rawHead: c.head, XDomain: c.xdomain}
+	if ra := c.sess.RemoteAddr(); ra != nil {
+		h.Address = remoteIP(c.sess, ra)
+	}
+	if i := bytes.IndexByte(c.head, ' '); i >= 0 {
+		rest := c.head[i+1:]
+		if j := bytes.IndexByte(rest, ' '); j >= 0 {
+			h.URL = string(rest[:j])
+		}
+	}
+	return h
 }
 
 type binaryPacket struct {
@@ -38,28 +65,23 @@ type binaryPacket struct {
 }
 
 func (s *Server) onEngineConnection(sess *engine.Session, r *loop.Request) {
-	c := &client{srv: s, sess: sess, sockets: make(map[string]*Socket, 1)}
-	c.handshake = Handshake{
-		Time:    time.Now(),
-		URL:     string(r.Target),
-		rawHead: append([]byte(nil), r.Raw...),
-		XDomain: len(r.Origin) > 0,
-	}
-	if ra := sess.RemoteAddr(); ra != nil {
-		c.handshake.Address = remoteIP(sess, ra)
-	}
+	c := &client{srv: s, sess: sess, head: keptHead(r), at: time.Now().UnixNano(), xdomain: len(r.Origin) > 0}
 	sess.Data = c
-	sess.OnMessage(c.onData)
-	sess.OnClose(c.onEngineClose)
+	sess.SetHandler(c)
 	l := sess.Loop()
-	c.connectTmr.Init(l, func() {
-		c.do(func() {
-			if !c.joined && !c.closed {
-				c.closeWith(ReasonForcedServerClose)
-			}
-		})
-	})
+	c.connectTmr.InitArg(l, connectTimeoutFired, c)
 	c.connectTmr.Reset(s.opts.ConnectTimeout)
+}
+
+// connectTimeoutFired closes a connection that joined no namespace in
+// time (the timer is never stopped: once joined it finds nothing to do).
+func connectTimeoutFired(a any) {
+	c := a.(*client)
+	c.do(func() {
+		if !c.joined && !c.closed {
+			c.closeWith(ReasonForcedServerClose)
+		}
+	})
 }
 
 // onData receives one Engine.IO message (on the loop); data is borrowed.
@@ -129,16 +151,19 @@ func (c *client) onMessage(data []byte, binary bool) {
 		text := append([]byte(nil), data...)
 		p2, _ := codec.DecodeSIO(text, c.srv.opts.MaxAttachments) // re-slice into the owned copy
 		c.bin = &binaryPacket{pkt: p2, text: text}
+		// A fresh timer per packet, never stopped: a late one finds another
+		// generation and does nothing (and no timer is re-armed from a loop
+		// that does not own it after an upgrade moved the session).
 		gen := c.binGen
-		sess := c.sess
-		c.binTmr.Init(sess.Loop(), func() {
+		t := &loop.Timer{}
+		t.Init(c.sess.Loop(), func() {
 			c.do(func() {
 				if c.bin != nil && c.binGen == gen {
 					c.fail() // attachments never completed
 				}
 			})
 		})
-		c.binTmr.Reset(c.srv.opts.AttachmentTimeout)
+		t.Reset(c.srv.opts.AttachmentTimeout)
 		return
 	}
 	c.dispatch(&p, nil)
@@ -149,7 +174,7 @@ func (c *client) dispatch(p *codec.SIOPacket, attachments [][]byte) {
 		c.connect(p)
 		return
 	}
-	s := c.sockets[string(p.Nsp)]
+	s := c.socket(p.Nsp)
 	if s == nil || !s.connected.Load() {
 		c.closeWith(ReasonForcedServerClose) // a namespace this client has not joined
 		return
@@ -170,7 +195,7 @@ var invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
 
 func (c *client) connect(p *codec.SIOPacket) {
 	name := string(p.Nsp)
-	if _, dup := c.sockets[name]; dup {
+	if c.socket(p.Nsp) != nil {
 		c.closeWith(ReasonForcedServerClose)
 		return
 	}
@@ -180,18 +205,16 @@ func (c *client) connect(p *codec.SIOPacket) {
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, invalidNamespace), nil, false)
 		return
 	}
-	hs := c.handshake
+	s := &Socket{nsp: nsp, client: c, auth: emptyAuth}
 	if len(auth) > 0 {
-		hs.Auth = append(json.RawMessage(nil), auth...)
-	} else {
-		hs.Auth = json.RawMessage("{}")
+		s.auth = append(json.RawMessage(nil), auth...)
 	}
-	s := &Socket{nsp: nsp, client: c, handshake: &hs}
 	var missed []*Prepared
 	if c.srv.opts.Recovery != nil {
 		if pid, offset := recoveryKeys(auth); pid != "" {
 			if sess, pkts, err := nsp.adapter.RestoreSession(pid, offset); err == nil && sess != nil {
-				s.id, s.pid, s.rooms, s.data, s.recovered = sess.SID, sess.PID, sess.Rooms, sess.Data, true
+				s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
+				s.extras().rooms = sess.Rooms // not yet shared: no lock needed
 				missed = pkts
 			}
 		}
@@ -202,7 +225,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 	if !s.recovered {
 		s.id = newSocketID()
 	}
-	c.sockets[name] = s
+	c.sockets = append(c.sockets, s)
 	nsp.mu.RLock()
 	mws := nsp.middlewares
 	nsp.mu.RUnlock()
@@ -235,11 +258,11 @@ func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, misse
 
 func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
 	name := s.nsp.name
-	if c.closed || c.sockets[name] != s {
+	if c.closed || c.socket([]byte(name)) != s {
 		return
 	}
 	if err != nil {
-		delete(c.sockets, name)
+		c.remove(s)
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
 		return
 	}
@@ -247,8 +270,11 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
 	s.nsp.add(s)
 	s.mu.Lock()
 	s.connected.Store(true)
-	rooms := s.rooms
-	s.rooms = nil
+	var rooms []Room
+	if s.x != nil {
+		rooms = s.x.rooms
+		s.x.rooms = nil
+	}
 	s.mu.Unlock()
 	if len(rooms) > 0 {
 		s.nsp.adapter.AddAll(s.id, rooms)
@@ -311,9 +337,66 @@ func recoveryKeys(auth []byte) (pid, offset string) {
 }
 
 func (c *client) remove(s *Socket) {
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	for i, x := range c.sockets {
+		if x == s {
+			c.sockets = append(c.sockets[:i], c.sockets[i+1:]...)
+			if len(c.sockets) == 0 {
+				c.sockets = nil
+			}
+			return
+		}
 	}
+}
+
+// socket returns the client's socket in namespace nsp, if any.
+func (c *client) socket(nsp []byte) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == string(nsp) {
+			return s
+		}
+	}
+	return nil
+}
+
+var emptyAuth = json.RawMessage("{}")
+
+// keptHead copies the handshake request head for Handshake.Headers, minus
+// Sec-WebSocket-Key, -Version and -Extensions, which mean nothing once the
+// handshake is done (Node keeps them): every connection holds this copy for
+// its lifetime.
+func keptHead(r *loop.Request) []byte {
+	n := 0
+	skip := func(name []byte) bool {
+		switch len(name) {
+		case 17:
+			return codec.EqualFold(name, "sec-websocket-key")
+		case 21:
+			return codec.EqualFold(name, "sec-websocket-version")
+		case 24:
+			return codec.EqualFold(name, "sec-websocket-extensions")
+		}
+		return false
+	}
+	for _, h := range r.Headers {
+		if !skip(h.Name) {
+			n += len(h.Name) + len(h.Value) + 4
+		}
+	}
+	line := len(r.Method) + 1 + len(r.Target) + len(" HTTP/1.1\r\n")
+	out := make([]byte, 0, line+n+2)
+	out = append(out, r.Method...)
+	out = append(out, ' ')
+	out = append(out, r.Target...)
+	out = append(out, " HTTP/1.1\r\n"...)
+	for _, h := range r.Headers {
+		if !skip(h.Name) {
+			out = append(out, h.Name...)
+			out = append(out, ':', ' ')
+			out = append(out, h.Value...)
+			out = append(out, '\r', '\n')
+		}
+	}
+	return append(out, '\r', '\n')
 }
 
 // fail closes the connection after a protocol error ("forced close" for the
@@ -328,10 +411,10 @@ func (c *client) closeWith(reason string) {
 		return
 	}
 	c.closed = true
-	for _, s := range c.sockets {
+	for _, s := range append([]*Socket(nil), c.sockets...) {
 		s.onClose(reason)
 	}
-	c.sockets = map[string]*Socket{}
+	c.sockets = nil
 	c.bin = nil
 	c.sess.Close()
 }
@@ -339,7 +422,7 @@ func (c *client) closeWith(reason string) {
 // disconnectAll is Socket.Disconnect(true): every namespace gets a
 // DISCONNECT, then the connection closes.
 func (c *client) disconnectAll() {
-	for _, s := range c.sockets {
+	for _, s := range append([]*Socket(nil), c.sockets...) {
 		if s.connected.Load() {
 			c.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
 			s.onClose(ReasonServerNamespaceDisconnect)
@@ -359,7 +442,7 @@ func (c *client) onEngineClose(_ *engine.Session, reason engine.Reason) {
 	case engine.ReasonMessageTooBig, engine.ReasonProtocolError:
 		r = ReasonTransportError // what Node reports for a WebSocket error
 	}
-	for _, s := range c.sockets {
+	for _, s := range append([]*Socket(nil), c.sockets...) {
 		s.onClose(r)
 	}
 	c.sockets = nil

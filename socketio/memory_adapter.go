@@ -20,7 +20,8 @@ type MemoryAdapter struct {
 
 	mu    sync.RWMutex
 	rooms map[Room]map[SocketID]*Socket // explicit rooms; a socket's own room is implicit
-	sids  map[SocketID][]Room
+	// A socket's own list of rooms lives on it (Socket.adapterRooms, guarded
+	// by mu) rather than in a map keyed by id: one map entry less per socket.
 
 	// Recovery.
 	recMu    sync.Mutex
@@ -47,7 +48,7 @@ func NewMemoryAdapter(nsp *Namespace) Adapter {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return &MemoryAdapter{
-		nsp: nsp, rooms: make(map[Room]map[SocketID]*Socket), sids: make(map[SocketID][]Room),
+		nsp: nsp, rooms: make(map[Room]map[SocketID]*Socket),
 		sessions: make(map[string]*persisted), offsetP: base64.RawURLEncoding.EncodeToString(b[:]),
 	}
 }
@@ -69,7 +70,7 @@ func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 	if s == nil {
 		return
 	}
-	cur := a.sids[id]
+	cur := s.adapterRooms
 	for _, r := range rooms {
 		if r == Room(id) || containsRoom(cur, r) {
 			continue
@@ -82,7 +83,7 @@ func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 		}
 		m[id] = s
 	}
-	a.sids[id] = cur
+	s.adapterRooms = cur
 }
 
 func containsRoom(rs []Room, r Room) bool {
@@ -98,17 +99,18 @@ func containsRoom(rs []Room, r Room) bool {
 func (a *MemoryAdapter) Del(id SocketID, room Room) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	rs := a.sids[id]
-	for i, r := range rs {
-		if r == room {
-			rs = append(rs[:i], rs[i+1:]...)
-			break
+	if s := a.nsp.Socket(id); s != nil {
+		rs := s.adapterRooms
+		for i, r := range rs {
+			if r == room {
+				rs = append(rs[:i], rs[i+1:]...)
+				break
+			}
 		}
-	}
-	if len(rs) == 0 {
-		delete(a.sids, id)
-	} else {
-		a.sids[id] = rs
+		if len(rs) == 0 {
+			rs = nil
+		}
+		s.adapterRooms = rs
 	}
 	a.leaveRoom(id, room)
 }
@@ -122,26 +124,35 @@ func (a *MemoryAdapter) leaveRoom(id SocketID, room Room) {
 	}
 }
 
-// DelAll implements Adapter.
+// DelAll implements Adapter (for a socket still in the namespace).
 func (a *MemoryAdapter) DelAll(id SocketID) {
+	if s := a.nsp.Socket(id); s != nil {
+		a.delSocket(s)
+	}
+}
+
+// delSocket drops every room of s; Socket.onClose calls it with the socket
+// itself, after removing it from the namespace.
+func (a *MemoryAdapter) delSocket(s *Socket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.sids[id] {
-		a.leaveRoom(id, r)
+	for _, r := range s.adapterRooms {
+		a.leaveRoom(s.id, r)
 	}
-	delete(a.sids, id)
+	s.adapterRooms = nil
 }
 
 // SocketRooms implements Adapter.
 func (a *MemoryAdapter) SocketRooms(id SocketID) []Room {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	rs := a.sids[id]
-	out := make([]Room, 0, len(rs)+1)
-	if a.nsp.Socket(id) != nil {
-		out = append(out, Room(id))
+	s := a.nsp.Socket(id)
+	if s == nil {
+		return nil
 	}
-	return append(out, rs...)
+	out := make([]Room, 0, len(s.adapterRooms)+1)
+	out = append(out, Room(id))
+	return append(out, s.adapterRooms...)
 }
 
 // Rooms implements Adapter.
@@ -297,7 +308,7 @@ func (a *MemoryAdapter) FetchSockets(_ context.Context, opts *BroadcastOptions) 
 	a.mu.RUnlock()
 	out := make([]RemoteSocket, len(ss))
 	for i, s := range ss {
-		out[i] = RemoteSocket{ID: s.id, Handshake: *s.handshake, Rooms: s.Rooms(), Data: s.Data(), local: s}
+		out[i] = RemoteSocket{ID: s.id, Handshake: *s.Handshake(), Rooms: s.Rooms(), Data: s.Data(), local: s}
 	}
 	return out, nil
 }

@@ -56,7 +56,9 @@ type Handshake struct {
 }
 
 // Headers returns the handshake's headers with lower-case names (the last
-// value wins for repeated names, as with Node's header object).
+// value wins for repeated names, as with Node's header object). The
+// Sec-WebSocket-Key, -Version and -Extensions fields of a WebSocket handshake
+// are not kept.
 func (h *Handshake) Headers() map[string]string {
 	out := make(map[string]string)
 	var p codec.HeadParser
@@ -141,33 +143,54 @@ type pendingAck struct {
 	timer loop.Timer
 }
 
-// Socket is a client's connection to one namespace.
+// Socket is a client's connection to one namespace. It is kept small: an
+// idle server holds one per connection (a few hundred bytes each), so what
+// most sockets never use lives in extras, allocated on first use.
 type Socket struct {
 	id        SocketID
 	pid       string
 	nsp       *Namespace
 	client    *client
-	handshake *Handshake
+	auth      json.RawMessage // the CONNECT payload ({} when none)
 	connected atomic.Bool
 	closing   atomic.Bool // onClose has started (once)
 	recovered bool
 
 	hasOutgoing atomic.Bool // an OnAnyOutgoing listener exists
 
-	limits     []limits.Bucket // loop only: per-event rate limit state
-	violations int             // loop only: consecutive rate limit refusals
-	rooms      []Room          // guarded by mu: rooms to join on connect (restored, or joined by a middleware)
+	adapterRooms []Room // the MemoryAdapter's record of this socket's rooms, guarded by its lock
 
-	mu              sync.Mutex
-	data            any
-	handlers        map[string][]EventHandler
+	mu           sync.Mutex
+	data         any
+	handlers     []handlerEntry // a handful per socket: a slice beats a map
+	onDisconnect []func(reason string)
+	x            *socketExtras // guarded by mu; nil until needed
+}
+
+type handlerEntry struct {
+	name string
+	h    EventHandler
+}
+
+// socketExtras holds what most sockets never use.
+type socketExtras struct {
 	anyHandlers     []EventHandler
 	anyOutgoing     []func(event string, args []any)
 	middlewares     []func(e *Event, next func(error))
-	onDisconnect    []func(reason string)
 	onDisconnecting []func(reason string)
 	onError         []func(err error)
 	acks            map[int64]*pendingAck
+	rooms           []Room          // rooms to join on connect (restored, or joined by a middleware)
+	limits          []limits.Bucket // per-event rate limit state (used on the loop only)
+	violations      int             // consecutive rate limit refusals (loop only)
+}
+
+// extras returns the socket's extras, allocating them. mu must be held.
+func (s *Socket) extras() *socketExtras {
+	if s.x == nil {
+		s.x = &socketExtras{}
+	}
+	return s.x
 }
 
 // ID is the socket id (also the name of its own room).
@@ -176,8 +199,13 @@ func (s *Socket) ID() SocketID { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake returns the handshake details.
-func (s *Socket) Handshake() *Handshake { return s.handshake }
+// Handshake returns the handshake details (the connection's, with this
+// namespace's CONNECT payload as Auth).
+func (s *Socket) Handshake() *Handshake {
+	h := s.client.handshake()
+	h.Auth = s.auth
+	return &h
+}
 
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool { return s.connected.Load() }
@@ -209,30 +237,41 @@ func (s *Socket) On(event string, h EventHandler) {
 	}
 	s.mu.Lock()
 	if s.handlers == nil {
-		s.handlers = make(map[string][]EventHandler, 4)
+		s.handlers = make([]handlerEntry, 0, 4) // one allocation for the usual handful
 	}
-	s.handlers[event] = append(s.handlers[event], h)
+	s.handlers = append(s.handlers, handlerEntry{name: event, h: h})
 	s.mu.Unlock()
 }
 
 // Off removes every handler of an event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	kept := s.handlers[:0]
+	for _, e := range s.handlers {
+		if e.name != event {
+			kept = append(kept, e)
+		}
+	}
+	for i := len(kept); i < len(s.handlers); i++ {
+		s.handlers[i] = handlerEntry{}
+	}
+	s.handlers = kept
 	s.mu.Unlock()
 }
 
 // OnAny registers a handler that sees every incoming event first.
 func (s *Socket) OnAny(h EventHandler) {
 	s.mu.Lock()
-	s.anyHandlers = append(s.anyHandlers, h)
+	x := s.extras()
+	x.anyHandlers = append(x.anyHandlers, h)
 	s.mu.Unlock()
 }
 
 // OnAnyOutgoing registers a listener for every event emitted to this socket.
 func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 	s.mu.Lock()
-	s.anyOutgoing = append(s.anyOutgoing, fn)
+	x := s.extras()
+	x.anyOutgoing = append(x.anyOutgoing, fn)
 	s.hasOutgoing.Store(true)
 	s.mu.Unlock()
 }
@@ -242,14 +281,16 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 // to OnError handlers.
 func (s *Socket) Use(mw func(e *Event, next func(err error))) {
 	s.mu.Lock()
-	s.middlewares = append(s.middlewares, mw)
+	x := s.extras()
+	x.middlewares = append(x.middlewares, mw)
 	s.mu.Unlock()
 }
 
 // OnError registers a handler for packet middleware errors.
 func (s *Socket) OnError(fn func(err error)) {
 	s.mu.Lock()
-	s.onError = append(s.onError, fn)
+	x := s.extras()
+	x.onError = append(x.onError, fn)
 	s.mu.Unlock()
 }
 
@@ -265,7 +306,8 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 // its rooms.
 func (s *Socket) OnDisconnecting(fn func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, fn)
+	x := s.extras()
+	x.onDisconnecting = append(x.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -277,7 +319,8 @@ func (s *Socket) Join(rooms ...Room) {
 		return
 	}
 	s.mu.Lock()
-	s.rooms = append(s.rooms, rooms...)
+	x := s.extras()
+	x.rooms = append(x.rooms, rooms...)
 	s.mu.Unlock()
 }
 
@@ -503,7 +546,10 @@ func (s *Socket) notifyOutgoing(event string, args []any) {
 		return
 	}
 	s.mu.Lock()
-	ls := s.anyOutgoing
+	var ls []func(string, []any)
+	if s.x != nil {
+		ls = s.x.anyOutgoing
+	}
 	s.mu.Unlock()
 	for _, fn := range ls {
 		fn(event, args)
@@ -516,14 +562,15 @@ func (s *Socket) notifyOutgoing(event string, args []any) {
 func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) error {
 	pa := &pendingAck{fn: fn}
 	s.mu.Lock()
-	if len(s.acks) >= s.nsp.srv.opts.MaxPendingAcks {
+	x := s.extras()
+	if len(x.acks) >= s.nsp.srv.opts.MaxPendingAcks {
 		s.mu.Unlock()
 		return ErrTooManyAcks
 	}
-	if s.acks == nil {
-		s.acks = make(map[int64]*pendingAck)
+	if x.acks == nil {
+		x.acks = make(map[int64]*pendingAck)
 	}
-	s.acks[id] = pa
+	x.acks[id] = pa
 	s.mu.Unlock()
 	if timeout > 0 {
 		sess := s.client.sess
@@ -545,10 +592,11 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 // acks; the broadcast's collector owns the timeout.
 func (s *Socket) registerBroadcastAck(id int64, fn func(*Args), _ time.Duration) {
 	s.mu.Lock()
-	if s.acks == nil {
-		s.acks = make(map[int64]*pendingAck)
+	x := s.extras()
+	if x.acks == nil {
+		x.acks = make(map[int64]*pendingAck)
 	}
-	s.acks[id] = &pendingAck{fn: func(a *Args, err error) {
+	x.acks[id] = &pendingAck{fn: func(a *Args, err error) {
 		if err == nil {
 			fn(a)
 		}
@@ -558,8 +606,11 @@ func (s *Socket) registerBroadcastAck(id int64, fn func(*Args), _ time.Duration)
 
 func (s *Socket) takeAck(id int64) *pendingAck {
 	s.mu.Lock()
-	pa := s.acks[id]
-	delete(s.acks, id)
+	var pa *pendingAck
+	if s.x != nil {
+		pa = s.x.acks[id]
+		delete(s.x.acks, id)
+	}
 	s.mu.Unlock()
 	return pa
 }
@@ -588,8 +639,11 @@ func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
 	if tbl := s.nsp.srv.opts.EventLimits; tbl != nil && !s.allowEvent(tbl, e, nameRaw) {
 		return
 	}
+	var mws []func(*Event, func(error))
 	s.mu.Lock()
-	mws := s.middlewares
+	if s.x != nil {
+		mws = s.x.middlewares
+	}
 	s.mu.Unlock()
 	s.runMiddlewares(e, mws, 0)
 }
@@ -610,16 +664,19 @@ func (e *RateLimitError) Error() string {
 // OnError handlers get a *RateLimitError, and after MaxRateViolations
 // refusals in a row the client is disconnected ("rate limited").
 func (s *Socket) allowEvent(tbl *limits.EventLimits, e *Event, name []byte) bool {
-	if s.limits == nil {
-		s.limits = tbl.NewState()
+	s.mu.Lock()
+	x := s.extras()
+	if x.limits == nil {
+		x.limits = tbl.NewState()
 	}
-	ok, wait := tbl.Allow(s.limits, name, s.client.sess.Loop().Now())
+	s.mu.Unlock()
+	ok, wait := tbl.Allow(x.limits, name, s.client.sess.Loop().Now())
 	if ok {
-		s.violations = 0
+		x.violations = 0
 		return true
 	}
 	s.nsp.srv.rateLimited.Add(1)
-	s.violations++
+	x.violations++
 	if e.HasAck() {
 		ms := wait.Milliseconds()
 		if ms < 1 {
@@ -628,13 +685,13 @@ func (s *Socket) allowEvent(tbl *limits.EventLimits, e *Event, name []byte) bool
 		_ = e.Ack(json.RawMessage(`{"error":"rate limited","retryAfterMs":` + strconv.FormatInt(ms, 10) + `}`))
 	}
 	s.mu.Lock()
-	hs := s.onError
+	hs := x.onError
 	s.mu.Unlock()
 	rle := &RateLimitError{Event: e.name, RetryAfter: wait}
 	for _, h := range hs {
 		h(rle)
 	}
-	if max := s.nsp.srv.opts.MaxRateViolations; max > 0 && s.violations >= max {
+	if max := s.nsp.srv.opts.MaxRateViolations; max > 0 && x.violations >= max {
 		s.client.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
 		s.client.closeWith(ReasonRateLimited)
 	}
@@ -686,8 +743,11 @@ func (s *Socket) runMiddlewares(e *Event, mws []func(*Event, func(error)), i int
 
 func (s *Socket) afterMiddleware(e *Event, mws []func(*Event, func(error)), i int, err error) {
 	if err != nil {
+		var hs []func(error)
 		s.mu.Lock()
-		hs := s.onError
+		if s.x != nil {
+			hs = s.x.onError
+		}
 		s.mu.Unlock()
 		for _, h := range hs {
 			h(err)
@@ -701,14 +761,23 @@ func (s *Socket) dispatch(e *Event) {
 	if !s.connected.Load() {
 		return
 	}
+	var anyHs []EventHandler
+	var hs [4]EventHandler
+	matched := hs[:0]
 	s.mu.Lock()
-	anyHs := s.anyHandlers
-	hs := s.handlers[e.name]
+	if s.x != nil {
+		anyHs = s.x.anyHandlers
+	}
+	for _, he := range s.handlers {
+		if he.name == e.name {
+			matched = append(matched, he.h)
+		}
+	}
 	s.mu.Unlock()
 	for _, h := range anyHs {
 		h(e)
 	}
-	for _, h := range hs {
+	for _, h := range matched {
 		h(e)
 	}
 }
@@ -731,8 +800,11 @@ func (s *Socket) onClose(reason string) {
 	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
 		return
 	}
+	var disconnecting []func(string)
 	s.mu.Lock()
-	disconnecting := s.onDisconnecting
+	if s.x != nil {
+		disconnecting = s.x.onDisconnecting
+	}
 	s.mu.Unlock()
 	for _, h := range disconnecting {
 		h(reason) // still connected and in its rooms, as in Node
@@ -742,11 +814,18 @@ func (s *Socket) onClose(reason string) {
 		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.roomsSnapshot(), Data: s.Data()})
 	}
 	s.nsp.remove(s) // first: AddAll refuses sockets no longer in the namespace
-	s.nsp.adapter.DelAll(s.id)
+	if ma, ok := s.nsp.adapter.(*MemoryAdapter); ok {
+		ma.delSocket(s)
+	} else {
+		s.nsp.adapter.DelAll(s.id)
+	}
 	s.client.remove(s)
+	var acks map[int64]*pendingAck
 	s.mu.Lock()
-	acks := s.acks
-	s.acks = nil
+	if s.x != nil {
+		acks = s.x.acks
+		s.x.acks = nil
+	}
 	hs := s.onDisconnect
 	s.mu.Unlock()
 	for _, pa := range acks {
