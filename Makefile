@@ -5,7 +5,7 @@ GO      ?= go
 NPM     ?= npm
 INTEROP := test/interop
 
-.PHONY: run test deps build vet bench fuzz conformance-eio conformance-sio clean
+.PHONY: run test deps build vet bench bench-quick bench-codec fuzz conformance-eio conformance-sio clean
 
 run:
 	$(GO) run ./cmd/server
@@ -39,8 +39,19 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 ./...
 
+# bench runs the load benchmarks side by side (ours, Node socket.io 4.8,
+# zishang520/socket.io v3, a raw gnet+gobwas floor), < 20 min, and rewrites
+# the generated section of BENCHMARKS.md and bench/charts/. bench-quick runs
+# every scenario small (< 3 min) for completeness, not comparison; CI runs it.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./codec
+	$(GO) run ./bench/cmd/benchrun
+
+bench-quick:
+	$(GO) run ./bench/cmd/benchrun -quick
+
+# bench-codec runs the hot-path micro-benchmarks (allocations per op).
+bench-codec:
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec ./socketio ./limits
 
 # fuzz runs each fuzz target for FUZZTIME (default 60s).
 FUZZTIME ?= 60s
