@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/valyala/bytebufferpool"
 
 	"sio/codec"
 	"sio/loop"
@@ -61,6 +62,7 @@ type outPacket struct {
 type outItem struct {
 	text        []byte
 	attachments [][]byte
+	pooled      *bytebufferpool.ByteBuffer // backs text; returned to the pool once framed
 	prepared    *Prepared
 	binary      bool // text is a binary message (Send with binary=true)
 	volatile    bool
@@ -187,6 +189,13 @@ func (s *Session) SendMessage(text []byte, attachments [][]byte, volatile bool) 
 	s.push(outItem{text: text, attachments: attachments, volatile: volatile})
 }
 
+// SendPooled is SendMessage for a text held in a pooled buffer: the session
+// returns buf to bytebufferpool once the packet is framed (text must point
+// into buf.B). It lets a hot path encode without allocating.
+func (s *Session) SendPooled(buf *bytebufferpool.ByteBuffer, text []byte, attachments [][]byte, volatile bool) {
+	s.push(outItem{text: text, attachments: attachments, pooled: buf, volatile: volatile})
+}
+
 // SendPrepared queues a prepared packet (see Prepared). Safe from any goroutine.
 func (s *Session) SendPrepared(p *Prepared, volatile bool) {
 	s.push(outItem{prepared: p, volatile: volatile})
@@ -282,6 +291,9 @@ func (s *Session) Run(l *loop.Loop) {
 	for i := range batch {
 		it := &batch[i]
 		if it.volatile && !s.writable() {
+			if it.pooled != nil {
+				bytebufferpool.Put(it.pooled)
+			}
 			batch[i] = outItem{}
 			continue
 		}
@@ -293,6 +305,9 @@ func (s *Session) Run(l *loop.Loop) {
 			for _, a := range it.attachments {
 				s.queue(outPacket{typ: codec.PacketMessage, binary: true, data: a})
 			}
+		}
+		if it.pooled != nil { // queue copied the bytes (into the frame or the polling payload)
+			bytebufferpool.Put(it.pooled)
 		}
 		batch[i] = outItem{}
 	}

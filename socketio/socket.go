@@ -130,11 +130,11 @@ func (e *Event) Ack(args ...any) error {
 	if !s.connected.Load() {
 		return ErrDisconnected
 	}
-	text, att, err := encodeEvent(s.nsp.name, e.ackID, args, true)
+	buf, text, att, err := encodeEventPooled(s.nsp.name, e.ackID, args, true)
 	if err != nil {
 		return err
 	}
-	s.client.sess.SendMessage(text, att, false)
+	s.client.sess.SendPooled(buf, text, att, false)
 	return nil
 }
 
@@ -481,12 +481,12 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 		if err := s.registerAck(id, ack, timeout); err != nil {
 			return err
 		}
-		text, att, err := encodeEvent(s.nsp.name, id, data, false)
+		buf, text, att, err := encodeEventPooled(s.nsp.name, id, data, false)
 		if err != nil {
 			s.takeAck(id)
 			return err
 		}
-		s.client.sess.SendMessage(text, att, f.volatile)
+		s.client.sess.SendPooled(buf, text, att, f.volatile)
 		return nil
 	}
 	if s.nsp.srv.opts.Recovery != nil && !f.volatile {
@@ -496,11 +496,11 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 			&BroadcastOptions{Rooms: []Room{Room(s.id)}, Flags: BroadcastFlags{Local: true}})
 		return nil
 	}
-	text, att, err := encodeEvent(s.nsp.name, -1, data, false)
+	buf, text, att, err := encodeEventPooled(s.nsp.name, -1, data, false)
 	if err != nil {
 		return err
 	}
-	s.client.sess.SendMessage(text, att, f.volatile)
+	s.client.sess.SendPooled(buf, text, att, f.volatile)
 	return nil
 }
 
@@ -617,11 +617,17 @@ func (s *Socket) takeAck(id int64) *pendingAck {
 
 // onEvent dispatches an EVENT packet (on the loop).
 func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
-	nameRaw, isString, ok := codec.EventName(p.Data)
-	if !ok {
+	e := &Event{socket: s, ackID: p.ID}
+	// One pass splits the array: the name, then the arguments.
+	if err := parseArgs(p.Data, 0, attachments, &e.Args); err != nil || len(e.elems) == 0 {
 		return
 	}
-	e := &Event{socket: s, ackID: p.ID}
+	nameRaw := e.elems[0]
+	isString := codec.Kind(nameRaw) == codec.JSONString
+	if isString {
+		nameRaw = nameRaw[1 : len(nameRaw)-1]
+	}
+	e.elems = e.elems[1:]
 	if isString {
 		if needsUnquote(nameRaw) {
 			var n string
@@ -632,9 +638,6 @@ func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
 		}
 	} else {
 		e.name = string(nameRaw)
-	}
-	if err := parseArgs(p.Data, 1, attachments, &e.Args); err != nil {
-		return
 	}
 	if tbl := s.nsp.srv.opts.EventLimits; tbl != nil && !s.allowEvent(tbl, e, nameRaw) {
 		return
