@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -773,4 +774,76 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// --- leak accounting (hygiene) -------------------------------------------------
+
+// raceEnabled reports whether the test binary was built with -race (read
+// from the build settings, so no build-tagged constant file is needed):
+// loops that only need to cover the code under the race detector run
+// fewer rounds there.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// resources is a snapshot of what the process holds that a connection could
+// leak: open file descriptors (/proc/self/fd) and goroutines.
+type resources struct {
+	fds        int
+	goroutines int
+}
+
+func (r resources) String() string { return fmt.Sprintf("%d fds, %d goroutines", r.fds, r.goroutines) }
+
+// snapshot counts the process's open fds and goroutines now.
+func snapshot(t testing.TB) resources {
+	t.Helper()
+	return resources{fds: openFDs(t), goroutines: runtime.NumGoroutine()}
+}
+
+// checkResources waits (up to wait) until the server holds no more than
+// sessions sessions and conns open connections, the process no more fds and
+// goroutines than base, and fails the test otherwise. It also fails at once
+// if the server recovered a panic.
+func (ts *testServer) checkResources(t testing.TB, base resources, sessions int, conns int64, wait time.Duration) {
+	t.Helper()
+	checkFor(t, wait, 10*time.Millisecond, func() error {
+		if n := ts.srv.Count(); n > sessions {
+			return fmt.Errorf("%d sessions open, want %d", n, sessions)
+		}
+		st := ts.srv.Loop().Stats()
+		if st.Open > conns {
+			return fmt.Errorf("%d connections open, want %d", st.Open, conns)
+		}
+		if now := snapshot(t); now.fds > base.fds || now.goroutines > base.goroutines {
+			return fmt.Errorf("%v, baseline %v", now, base)
+		}
+		return nil
+	})
+	if p := ts.srv.Loop().Stats().Panics; p != 0 {
+		t.Fatalf("%d panics recovered by the server", p)
+	}
+}
+
+// assertServing checks that the server still answers a fresh handshake and
+// echoes over it, and closes that session again (unlike assertHealthy, which
+// leaves it open and so cannot precede a zero-session check).
+func (ts *testServer) assertServing(t testing.TB) {
+	t.Helper()
+	hs := ts.handshake(t)
+	ts.mustSend(t, hs.SID, "4still serving")
+	expectPollBody(t, ts.poll(t, hs.SID), "4still serving")
+	ts.closeSession(t, hs.SID)
+	if p := ts.srv.Loop().Stats().Panics; p != 0 {
+		t.Fatalf("%d panics recovered", p)
+	}
 }

@@ -245,6 +245,7 @@ func (c *Conn) serveHTTP() {
 		bodyLen := max(req.ContentLength, 0)
 		req.Body, req.BodyTooLarge = nil, false
 		if bodyLen > srv.opts.MaxBodyBytes {
+			c.reason = ReasonBodyTooLarge
 			req.BodyTooLarge = true
 			c.flags |= flagAwaiting | flagCloseAfter | flagDiscardInput
 			c.flags &^= flagHeadDone

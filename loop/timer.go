@@ -134,3 +134,24 @@ func (h timerHeap) down(i0 int) bool {
 
 // When is the loop time at which an armed timer fires.
 func (t *Timer) When() int64 { return t.when }
+
+// Loop is the loop the timer belongs to (nil before Init).
+func (t *Timer) Loop() *Loop { return t.l }
+
+// StopFrom stops t when called on loop cur, which need not be t's loop:
+// on another loop the stop is posted to t's own (a timer's heap is only
+// touched by its loop). Safe for a disarmed or never-initialised timer.
+func (t *Timer) StopFrom(cur *Loop) {
+	if t.l == nil {
+		return
+	}
+	if t.l == cur {
+		t.Stop()
+		return
+	}
+	t.l.Post(stopTask{t})
+}
+
+type stopTask struct{ t *Timer }
+
+func (s stopTask) Run(*Loop) { s.t.Stop() }

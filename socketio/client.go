@@ -29,7 +29,20 @@ type client struct {
 
 	bin        *binaryPacket
 	binGen     uint32
+	binTmr     *loop.Timer // the pending packet's attachment timeout
 	connectTmr loop.Timer
+}
+
+// stopTimers stops what would otherwise keep the client reachable until it
+// fired: the connect timeout once a namespace is joined or the client is
+// gone, the attachment timeout once the attachments are in.
+func (c *client) stopConnectTimer() { c.connectTmr.StopFrom(c.sess.Loop()) }
+
+func (c *client) stopBinTimer() {
+	if c.binTmr != nil {
+		c.binTmr.StopFrom(c.sess.Loop())
+		c.binTmr = nil
+	}
 }
 
 // OnMessage implements engine.Handler.
@@ -126,6 +139,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		if len(b.attachments) == b.pkt.Attachments {
 			c.bin = nil
 			c.binGen++
+			c.stopBinTimer()
 			c.dispatch(&b.pkt, b.attachments)
 		}
 		return
@@ -156,6 +170,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		// that does not own it after an upgrade moved the session).
 		gen := c.binGen
 		t := &loop.Timer{}
+		c.binTmr = t
 		t.Init(c.sess.Loop(), func() {
 			c.do(func() {
 				if c.bin != nil && c.binGen == gen {
@@ -266,7 +281,10 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
 		return
 	}
-	c.joined = true
+	if !c.joined {
+		c.joined = true
+		c.stopConnectTimer()
+	}
 	s.nsp.add(s)
 	s.mu.Lock()
 	s.connected.Store(true)
@@ -416,6 +434,8 @@ func (c *client) closeWith(reason string) {
 	}
 	c.sockets = nil
 	c.bin = nil
+	c.stopBinTimer()
+	c.stopConnectTimer()
 	c.sess.Close()
 }
 
@@ -447,6 +467,8 @@ func (c *client) onEngineClose(_ *engine.Session, reason engine.Reason) {
 	}
 	c.sockets = nil
 	c.bin = nil
+	c.stopBinTimer()
+	c.stopConnectTimer()
 }
 
 func newSocketID() SocketID {

@@ -16,7 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -927,3 +930,151 @@ func argsStrings(a *socketio.Args) []string {
 	}
 	return out
 }
+
+// --- leak accounting (hygiene) -------------------------------------------------
+
+// raceEnabled reports whether the test binary was built with -race (read
+// from the build settings): loops that only need to cover the code under
+// the race detector run fewer rounds there.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count fds: %v", err)
+	}
+	return len(ents)
+}
+
+// resources is a snapshot of what the process holds that a connection could
+// leak: open file descriptors and goroutines.
+type resources struct {
+	fds        int
+	goroutines int
+}
+
+func (r resources) String() string { return fmt.Sprintf("%d fds, %d goroutines", r.fds, r.goroutines) }
+
+func snapshot(t testing.TB) resources {
+	t.Helper()
+	return resources{fds: openFDs(t), goroutines: runtime.NumGoroutine()}
+}
+
+// leftovers is what may remain of a server's connections at a check: that
+// many Engine.IO sessions, TCP connections and sockets in each namespace
+// checked, and the named rooms (besides the sockets' own).
+type leftovers struct {
+	sessions int
+	conns    int64
+	sockets  int
+	rooms    []socketio.Room
+}
+
+// checkResources waits (up to wait) until the server holds no more than
+// left (sessions, connections; exactly left.sockets sockets in each of nsps,
+// "/" when none is given, and no adapter room but those sockets' own) and
+// the process no more fds and goroutines than base. A recovered panic fails
+// at once.
+func (ts *testServer) checkResources(t testing.TB, base resources, left leftovers, wait time.Duration, nsps ...*socketio.Namespace) {
+	t.Helper()
+	if len(nsps) == 0 {
+		nsps = []*socketio.Namespace{ts.srv.Sockets()}
+	}
+	checkFor(t, wait, 10*time.Millisecond, func() error {
+		if n := ts.srv.Engine().Count(); n > left.sessions {
+			return fmt.Errorf("%d sessions open, want %d", n, left.sessions)
+		}
+		if o := ts.srv.Engine().Loop().Stats().Open; o > left.conns {
+			return fmt.Errorf("%d connections open, want %d", o, left.conns)
+		}
+		for _, nsp := range nsps {
+			if n := nsp.Len(); n != left.sockets {
+				return fmt.Errorf("namespace %s: %d sockets, want %d", nsp.Name(), n, left.sockets)
+			}
+			for _, r := range nsp.Adapter().Rooms() {
+				if nsp.Socket(socketio.SocketID(r)) == nil && !slices.Contains(left.rooms, r) {
+					return fmt.Errorf("namespace %s: room %q left behind (all rooms %v)", nsp.Name(), r, nsp.Adapter().Rooms())
+				}
+			}
+		}
+		if now := snapshot(t); now.fds > base.fds || now.goroutines > base.goroutines {
+			return fmt.Errorf("%v, baseline %v", now, base)
+		}
+		return nil
+	})
+	st := ts.srv.Stats()
+	if st.Engine.Conn.Panics != 0 || st.HandlerPanics != 0 {
+		t.Fatalf("panics recovered: %d by the loops, %d in handlers", st.Engine.Conn.Panics, st.HandlerPanics)
+	}
+}
+
+// vmRSS is the process's resident set size (VmRSS of /proc/self/status) in bytes.
+func vmRSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("cannot read VmRSS: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS line %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Skip("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// settledRSS collects garbage, returns free memory to the OS and then reads
+// VmRSS, so that two readings compare what is live rather than what the
+// collector has not yet returned.
+func settledRSS(t testing.TB) int64 {
+	t.Helper()
+	runtime.GC()
+	debug.FreeOSMemory()
+	return vmRSS(t)
+}
+
+// heapInUse is HeapInuse after two collections (the second empties the
+// sync.Pools' victim caches, where the pooled write buffers wait).
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// heapLive is HeapAlloc — the bytes of live objects — after two collections.
+func heapLive() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// sourceDialer dials from 127.0.0.(2+i%199), so that many short-lived
+// connections do not run one source address out of ephemeral ports (TIME_WAIT).
+func sourceDialer(i int) *net.Dialer {
+	ip := net.IPv4(127, 0, 0, byte(2+i%199))
+	return &net.Dialer{Timeout: ioTimeout, LocalAddr: &net.TCPAddr{IP: ip}}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -232,8 +232,8 @@ func (s *Socket) SetData(v any) {
 
 // On registers a handler for an event. Reserved names are refused.
 func (s *Socket) On(event string, h EventHandler) {
-	if isReserved(event) {
-		panic("socketio: On(" + event + "): use OnDisconnect / OnDisconnecting")
+	if isReserved(event) || event == errorEvent {
+		panic("socketio: On(" + event + "): use OnDisconnect / OnDisconnecting / OnError")
 	}
 	s.mu.Lock()
 	if s.handlers == nil {
@@ -445,6 +445,11 @@ func isReserved(event string) bool {
 	return false
 }
 
+// errorEvent is the one more name a client may not send (CVE-2024-38355:
+// Node crashed on an unhandled "error"); it is dropped, and errors reach the
+// application only through OnError.
+const errorEvent = "error"
+
 func splitAck(args []any) ([]any, AckHandler) {
 	if n := len(args); n > 0 {
 		switch h := args[n-1].(type) {
@@ -575,14 +580,20 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 	if timeout > 0 {
 		sess := s.client.sess
 		sess.Do(func() {
-			pa.timer.Init(sess.Loop(), func() {
-				s.client.do(func() {
-					if p := s.takeAck(id); p != nil {
-						p.fn(nil, ErrTimeout)
-					}
+			s.mu.Lock()
+			pending := s.x != nil && s.x.acks[id] == pa
+			if pending {
+				// Armed under mu, so whoever takes the ack sees the timer.
+				pa.timer.Init(sess.Loop(), func() {
+					s.client.do(func() {
+						if p := s.takeAck(id); p != nil {
+							p.fn(nil, ErrTimeout)
+						}
+					})
 				})
-			})
-			pa.timer.Reset(timeout)
+				pa.timer.Reset(timeout)
+			}
+			s.mu.Unlock()
 		})
 	}
 	return nil
@@ -604,12 +615,18 @@ func (s *Socket) registerBroadcastAck(id int64, fn func(*Args), _ time.Duration)
 	s.mu.Unlock()
 }
 
+// takeAck removes a pending ack and stops its timeout (from the session's
+// loop, where acks resolve): a stopped timer no longer keeps the socket
+// reachable until it would have fired.
 func (s *Socket) takeAck(id int64) *pendingAck {
 	s.mu.Lock()
 	var pa *pendingAck
 	if s.x != nil {
 		pa = s.x.acks[id]
 		delete(s.x.acks, id)
+	}
+	if pa != nil {
+		pa.timer.StopFrom(s.client.sess.Loop())
 	}
 	s.mu.Unlock()
 	return pa
@@ -628,6 +645,9 @@ func (s *Socket) onEvent(p *codec.SIOPacket, attachments [][]byte) {
 		nameRaw = nameRaw[1 : len(nameRaw)-1]
 	}
 	e.elems = e.elems[1:]
+	if isString && string(nameRaw) == errorEvent {
+		return // never reaches handlers: see errorEvent
+	}
 	if isString {
 		if needsUnquote(nameRaw) {
 			var n string
@@ -831,7 +851,11 @@ func (s *Socket) onClose(reason string) {
 	}
 	hs := s.onDisconnect
 	s.mu.Unlock()
+	cur := s.client.sess.Loop()
 	for _, pa := range acks {
+		s.mu.Lock()
+		pa.timer.StopFrom(cur)
+		s.mu.Unlock()
 		pa.fn(nil, ErrDisconnected)
 	}
 	for _, h := range hs {
