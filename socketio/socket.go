@@ -332,15 +332,7 @@ func (s *Socket) Rooms() []Room {
 	if !s.connected.Load() {
 		return nil // as Node's empty set once disconnected
 	}
-	rs := s.nsp.adapter.SocketRooms(s.id)
-	out := make([]Room, 0, len(rs)+1)
-	out = append(out, Room(s.id))
-	for _, r := range rs {
-		if r != Room(s.id) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return s.roomsSnapshot()
 }
 
 // roomsSnapshot is Rooms regardless of the connected flag.
