@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,4 +101,24 @@ func TestReusePortLetsTwoServersShareAPort(t *testing.T) {
 	}
 	<-served
 	a.assertHealthy(t)
+}
+
+// TestLargePollingAnswerIsNotASlowConsumer: the output cap applies to
+// WebSocket frames; a polling GET answering more than MaxOutboundBytes
+// (bounded by MaxBufferedBytes instead) must go out whole.
+func TestLargePollingAnswerIsNotASlowConsumer(t *testing.T) {
+	got := make(chan *engine.Session, 1)
+	ts := startServer(t, engine.Config{PingInterval: time.Minute, PingTimeout: time.Minute},
+		loop.Options{MaxOutboundBytes: 64 << 10}, func(s *engine.Session, _ *loop.Request) { got <- s })
+	hs := ts.handshake(t)
+	s := <-got
+	msg := strings.Repeat("x", 100<<10)
+	for i := 0; i < 3; i++ {
+		s.Send([]byte(msg), false)
+	}
+	want := strings.TrimSuffix(strings.Repeat("4"+msg+"\x1e", 3), "\x1e")
+	expectPollBody(t, ts.poll(t, hs.SID), want)
+	if n := ts.srv.Loop().Stats().Closed["slow consumer"]; n != 0 {
+		t.Fatalf("%d slow-consumer closes", n)
+	}
 }

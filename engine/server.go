@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,10 +152,9 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownTransport, "")
 		return
 	}
-	if invalidHeaderChars(r.Origin) {
-		s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
-		return
-	}
+	// Node's next check, an Origin with invalid characters (code 3), cannot
+	// trigger here: the head parser already refused control characters in
+	// any header value with 400.
 	sid, hasSID := codec.QueryValue(r.RawQuery, "sid")
 	if hasSID {
 		ss := s.sessions.get(sid)
@@ -250,15 +248,6 @@ func (s *Server) refuse(c *loop.Conn, r *loop.Request, upgrade bool, extra []byt
 func (s *Server) originRefused(r *loop.Request) bool {
 	c := s.cfg.CORS
 	return c != nil && c.CheckWebSocketOrigin && len(r.Origin) > 0 && !c.allowed(r.Origin)
-}
-
-func invalidHeaderChars(v []byte) bool {
-	for _, c := range v {
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte) {
@@ -514,7 +503,7 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 	ss.hb.Stop()
 	ss.closeTimer.stop() // a pending server close completes over the WebSocket (finishClosing)
 	ss.mu.Lock()
-	ss.migrating = true
+	ss.migrating.Store(true)
 	ss.mu.Unlock()
 	target.Post(&migration{ss: ss, c: c, pending: pending, hbAt: hbAt, hbArmed: hbArmed})
 	ss.owner.Store(target)
@@ -542,7 +531,7 @@ func (m *migration) Run(l *loop.Loop) {
 	ss.requeuePolling(m.pending)
 	ss.finishClosing()
 	ss.mu.Lock()
-	ss.migrating = false
+	ss.migrating.Store(false)
 	flush := ss.flushQueued
 	ss.mu.Unlock()
 	if flush {
@@ -628,8 +617,6 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 		ss.close(ReasonTransportError, false)
 	}
 }
-
-var errClosed = errors.New("engine: closed")
 
 // finishClosing closes a session whose server-side close waited for a
 // polling GET, once it has moved to a WebSocket: the buffered packets were

@@ -91,7 +91,7 @@ type Session struct {
 	straggler    bool // closed by the client; one late GET is still answered "6"
 
 	upgraded  atomic.Bool // transport is WebSocket (read by other loops to verify requests)
-	migrating bool        // guarded by mu: ownership is moving to the WebSocket's loop
+	migrating atomic.Bool // ownership is moving to the WebSocket's loop (changed under mu)
 
 	mu          sync.Mutex
 	outbox      *outboxBuf // guarded by mu; nil when empty
@@ -241,10 +241,7 @@ func (s *Session) WritePrepared(l *loop.Loop, p *Prepared, volatile bool) bool {
 	if s.owner.Load() != l || s.state != stateOpen {
 		return false
 	}
-	s.mu.Lock()
-	migrating := s.migrating
-	s.mu.Unlock()
-	if migrating {
+	if s.migrating.Load() { // no lock: this runs once per broadcast recipient
 		return false
 	}
 	if volatile && !s.writable() {
@@ -275,7 +272,7 @@ func (s *Session) Run(l *loop.Loop) {
 		return
 	}
 	s.mu.Lock()
-	if s.migrating { // the migration task flushes when it lands
+	if s.migrating.Load() { // the migration task flushes when it lands
 		s.mu.Unlock()
 		return
 	}
@@ -350,10 +347,7 @@ func (s *Session) queue(p outPacket) {
 		} else {
 			s.ws.WriteFrame(ws.OpText, packetDigit[p.typ], p.data)
 		}
-		if s.ws.Buffered() > s.srv.loopOpts.MaxOutboundBytes {
-			s.close(ReasonSlowConsumer, true)
-		}
-		return
+		return // the loop caps WebSocket output (MaxOutboundBytes) and reports "slow consumer"
 	}
 	s.pending = codec.AppendPayloadPacket(s.pending, len(s.pending) == 0, p.typ, p.binary, p.data)
 	if len(s.pending) > s.srv.cfg.MaxBufferedBytes {
@@ -368,9 +362,6 @@ func (s *Session) queuePrepared(p *Prepared) {
 	}
 	if s.transport == transportWebSocket {
 		s.ws.WriteRaw(p.WS)
-		if s.ws.Buffered() > s.srv.loopOpts.MaxOutboundBytes {
-			s.close(ReasonSlowConsumer, true)
-		}
 		return
 	}
 	if len(s.pending) > 0 {

@@ -382,6 +382,21 @@ func (c *Conn) WriteFrame(op ws.OpCode, p1, p2 []byte) {
 	b.B = codec.AppendFrameHeader(b.B, op, len(p1)+len(p2))
 	b.B = append(b.B, p1...)
 	b.B = append(b.B, p2...)
+	c.capOutput()
+}
+
+// capOutput closes c as a slow consumer once its queued WebSocket output
+// (ours and gnet's) passes Options.MaxOutboundBytes. HTTP responses are not
+// capped here: their producer bounds them (the engine's polling buffer).
+func (c *Conn) capOutput() {
+	if c.Buffered() <= c.loop.srv.opts.MaxOutboundBytes {
+		return
+	}
+	bytebufferpool.Put(c.wbuf)
+	c.wbuf = nil
+	c.reason = ReasonSlowConsumer
+	c.flags &^= flagGraceful
+	c.Close(ReasonSlowConsumer)
 }
 
 // WriteRaw queues bytes that are already framed.
@@ -391,6 +406,9 @@ func (c *Conn) WriteRaw(p []byte) {
 	}
 	b := c.buf()
 	b.B = append(b.B, p...)
+	if c.state == stateWS {
+		c.capOutput()
+	}
 }
 
 // CloseWebSocket sends a close frame (code 0: no status, as Node's engine.io
@@ -439,18 +457,11 @@ func (c *Conn) flush() {
 		b := c.wbuf
 		c.wbuf = nil
 		if len(b.B) > 0 {
-			if c.gc.OutboundBuffered()+len(b.B) > srv.opts.MaxOutboundBytes {
-				bytebufferpool.Put(b)
-				c.flags |= flagClosing
-				c.flags &^= flagGraceful
-				c.reason = ReasonSlowConsumer
-			} else {
-				srv.stats.writes.Add(1)
-				_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
-				bytebufferpool.Put(b)
-				if c.flags&flagClosed != 0 {
-					return
-				}
+			srv.stats.writes.Add(1)
+			_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
+			bytebufferpool.Put(b)
+			if c.flags&flagClosed != 0 {
+				return
 			}
 		} else {
 			bytebufferpool.Put(b)

@@ -137,7 +137,7 @@ func BenchmarkBroadcastFanout(b *testing.B) {
 			}
 		}
 		broadcast := func(b *testing.B) {
-			if got := n.deliver(p, nil, recipients, false, nil, -1, 0); got != size {
+			if got := n.deliver(p, nil, recipients, false, nil, -1); got != size {
 				b.Fatalf("delivered to %d of %d", got, size)
 			}
 			for i, l := range loops {

@@ -59,7 +59,7 @@ func (c *client) OnClose(sess *engine.Session, reason engine.Reason) {
 func (c *client) handshake() Handshake {
 	h := Handshake{Time: time.Unix(0, c.at), rawHead: c.head, XDomain: c.xdomain}
 	if ra := c.sess.RemoteAddr(); ra != nil {
-		h.Address = remoteIP(c.sess, ra)
+		h.Address = remoteIP(ra)
 	}
 	if i := bytes.IndexByte(c.head, ' '); i >= 0 {
 		rest := c.head[i+1:]

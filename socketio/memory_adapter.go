@@ -279,7 +279,7 @@ func (a *MemoryAdapter) broadcast(p *Packet, opts *BroadcastOptions, clientCount
 	}
 	a.mu.RLock()
 	n := a.nsp.deliver(prep, data, func(yield func(*Socket) bool) { a.apply(opts, yield) },
-		opts.Flags.Volatile, ack, id, opts.Flags.Timeout)
+		opts.Flags.Volatile, ack, id)
 	a.mu.RUnlock()
 	if clientCount != nil {
 		clientCount(n)

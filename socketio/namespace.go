@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sio/engine"
 	"sio/loop"
 )
 
@@ -215,7 +214,6 @@ type loopBatch struct {
 	data     []any            // [event, args...] for OnAnyOutgoing listeners
 	ack      func(args *Args) // broadcast with ack: registered per socket
 	ackID    int64
-	timeout  time.Duration
 	wg       *sync.WaitGroup
 }
 
@@ -229,7 +227,7 @@ func (b *loopBatch) Run(l *loop.Loop) {
 			continue
 		}
 		if b.ack != nil {
-			s.registerBroadcastAck(b.ackID, b.ack, b.timeout)
+			s.registerBroadcastAck(b.ackID, b.ack)
 		}
 		if s.hasOutgoing.Load() { // as Node's adapter does per recipient
 			s.client.protect(func() { s.notifyOutgoingData(b.data) })
@@ -249,7 +247,7 @@ func (b *loopBatch) Run(l *loop.Loop) {
 // deliver sends a prepared packet to local sockets, grouped by event loop so
 // that each loop gets one task however many recipients it holds. It
 // allocates nothing per recipient.
-func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64, timeout time.Duration) int {
+func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64) int {
 	var batches [8]*loopBatch
 	used := batches[:0]
 	count := 0
@@ -264,7 +262,7 @@ func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(
 		}
 		if b == nil {
 			b = batchPool.Get().(*loopBatch)
-			b.l, b.p, b.data, b.volatile, b.ack, b.ackID, b.timeout = l, p, data, volatile, ack, ackID, timeout
+			b.l, b.p, b.data, b.volatile, b.ack, b.ackID = l, p, data, volatile, ack, ackID
 			used = append(used, b)
 		}
 		b.sockets = append(b.sockets, s)
@@ -276,5 +274,3 @@ func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(
 	}
 	return count
 }
-
-var _ = engine.NewPrepared

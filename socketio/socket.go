@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"sio/codec"
-	"sio/engine"
 	"sio/limits"
 	"sio/loop"
 )
@@ -429,13 +428,7 @@ type emitFlags struct {
 	timeout  time.Duration
 }
 
-func isReserved(event string) bool {
-	switch event {
-	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
-		return true
-	}
-	return false
-}
+func isReserved(event string) bool { return codec.IsReservedEvent([]byte(event)) }
 
 // errorEvent is the one more name a client may not send (CVE-2024-38355:
 // Node crashed on an unhandled "error"); it is dropped, and errors reach the
@@ -593,7 +586,7 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 
 // registerBroadcastAck is registerAck for one recipient of a broadcast with
 // acks; the broadcast's collector owns the timeout.
-func (s *Socket) registerBroadcastAck(id int64, fn func(*Args), _ time.Duration) {
+func (s *Socket) registerBroadcastAck(id int64, fn func(*Args)) {
 	s.mu.Lock()
 	x := s.extras()
 	if x.acks == nil {
@@ -855,7 +848,7 @@ func (s *Socket) onClose(reason string) {
 	}
 }
 
-func remoteIP(sess *engine.Session, a net.Addr) string {
+func remoteIP(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.IP.String()
 	}
