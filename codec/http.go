@@ -448,6 +448,15 @@ func isTokenChar(c byte) bool { return tokenTable[c] }
 // whether it is present. The value is returned raw (percent-escapes are not
 // decoded); Engine.IO's own parameters never need decoding.
 func QueryValue(rawQuery []byte, key string) ([]byte, bool) {
+	v, ok, _ := QueryParam(rawQuery, key)
+	return v, ok
+}
+
+// QueryParam is QueryValue that also reports whether key appears more than
+// once. Node's query parser turns a repeated key into an array, which
+// matches no transport, protocol version or session id: callers treat a
+// repeated key as an invalid value.
+func QueryParam(rawQuery []byte, key string) (value []byte, found, repeated bool) {
 	for len(rawQuery) > 0 {
 		var pair []byte
 		if i := indexByte(rawQuery, '&'); i >= 0 {
@@ -459,12 +468,16 @@ func QueryValue(rawQuery []byte, key string) ([]byte, bool) {
 		if i := indexByte(pair, '='); i >= 0 {
 			k, v = pair[:i], pair[i+1:]
 		}
-		if string(k) == key {
-			if v == nil {
-				v = pair[len(pair):]
-			}
-			return v, true
+		if string(k) != key {
+			continue
 		}
+		if found {
+			return value, true, true
+		}
+		if v == nil {
+			v = pair[len(pair):]
+		}
+		value, found = v, true
 	}
-	return nil, false
+	return value, found, false
 }

@@ -143,21 +143,25 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 		}
 		extra = s.cfg.CORS.appendHeaders(nil, r)
 	}
-	transportB, _ := codec.QueryValue(r.RawQuery, "transport")
+	transportB, _, transportRepeated := codec.QueryParam(r.RawQuery, "transport")
 	upgrade := r.Upgrade && string(r.Method) == "GET" && string(transportB) == "websocket"
 
 	// Node's verification order: transport, Origin, sid, then method,
-	// Upgrade, allowRequest, and EIO at the handshake.
-	if !s.cfg.allows(string(transportB)) {
+	// Upgrade, allowRequest, and EIO at the handshake. A repeated parameter
+	// becomes an array in Node's query parser and matches nothing.
+	if transportRepeated || !s.cfg.allows(string(transportB)) {
 		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownTransport, "")
 		return
 	}
 	// Node's next check, an Origin with invalid characters (code 3), cannot
 	// trigger here: the head parser already refused control characters in
 	// any header value with 400.
-	sid, hasSID := codec.QueryValue(r.RawQuery, "sid")
+	sid, hasSID, sidRepeated := codec.QueryParam(r.RawQuery, "sid")
 	if hasSID {
-		ss := s.sessions.get(sid)
+		var ss *Session
+		if !sidRepeated {
+			ss = s.sessions.get(sid)
+		}
 		if ss == nil {
 			s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownSID, "")
 			return
@@ -200,7 +204,7 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 			return
 		}
 	}
-	if eio, _ := codec.QueryValue(r.RawQuery, "EIO"); string(eio) != "4" {
+	if eio, _, repeated := codec.QueryParam(r.RawQuery, "EIO"); repeated || string(eio) != "4" {
 		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnsupportedProtocol, "")
 		return
 	}
