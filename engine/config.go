@@ -22,8 +22,13 @@ type Config struct {
 	DisableUpgrades bool
 	// MaxPayloadPackets caps the packets in one polling POST; default 10000.
 	MaxPayloadPackets int
-	// MaxBufferedBytes caps the bytes a polling session buffers for its next
-	// GET; beyond it the session is closed as a slow consumer. Default 16 MiB.
+	// MaxBufferedBytes caps the output a session holds for its client
+	// beyond what its connection has taken: a polling session's next GET
+	// response, or the messages a WebSocket session keeps while its socket
+	// drains (loop.Options.MaxOutboundBytes is what the socket itself may
+	// hold; while messages wait, the client's input is paused, so its own
+	// requests cannot pile answers up). Beyond it the session is closed as
+	// a slow consumer. Default 16 MiB.
 	MaxBufferedBytes int
 	// CORS is off when nil.
 	CORS *CORS

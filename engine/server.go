@@ -420,13 +420,27 @@ func (ss *Session) onPollPOST(c *loop.Conn, body []byte, extra []byte, kind post
 
 // probeCtx marks a WebSocket that is probing an upgrade: every frame on it
 // goes through the owner loop's queue until the session has moved to it.
-type probeCtx struct{ s *Session }
+// From the upgrade packet ("5") on, frames are held here, on the
+// connection's own loop, and replayed in order once the session is there:
+// posted to the old owner instead, one could be overtaken by a later frame
+// handled directly after the move.
+type probeCtx struct {
+	s         *Session
+	upgrading bool // "5" was read: hold what follows (connection's loop only)
+	held      []heldFrame
+	heldBytes int
+}
+
+type heldFrame struct {
+	data   []byte
+	binary bool
+}
 
 func (s *Server) probeUpgrade(c *loop.Conn, r *loop.Request, ss *Session) {
 	if !c.AcceptWebSocket(r) {
 		return
 	}
-	c.SetContext(&probeCtx{ss})
+	c.SetContext(&probeCtx{s: ss})
 	ss.exec(c.Loop(), func() { ss.onProbeOpen(c) })
 }
 
@@ -434,14 +448,14 @@ func (ss *Session) onProbeOpen(c *loop.Conn) {
 	cur := ss.owner.Load()
 	if ss.state != stateOpen || ss.transport != transportPolling || ss.probe != nil || ss.srv.cfg.DisableUpgrades {
 		// Node accepts the duplicate WebSocket, then closes it.
-		closeConnOn(cur, c)
+		closeConnOn(cur, c, ReasonForcedClose)
 		return
 	}
 	ss.probe = c
 	ss.probeAcked = false
 	ss.upgradeTimer.arm(cur, func() {
 		if ss.probe != nil {
-			closeConnOn(ss.owner.Load(), ss.probe)
+			closeConnOn(ss.owner.Load(), ss.probe, ReasonForcedClose)
 			ss.probe = nil
 		}
 	}, ss.srv.cfg.UpgradeTimeout)
@@ -473,7 +487,7 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	case !binary && string(data) == "5":
 		ss.completeUpgrade(c)
 	default:
-		closeConnOn(cur, c)
+		closeConnOn(cur, c, ReasonForcedClose)
 		ss.probe = nil
 		ss.upgradeTimer.stop()
 	}
@@ -496,13 +510,16 @@ func (ss *Session) completeUpgrade(c *loop.Conn) {
 	cur := ss.owner.Load()
 	target := c.Loop()
 	if target == cur {
-		c.SetContext(ss)
+		held := adoptConn(c, ss)
 		ss.requeuePolling(pending)
+		ss.replayHeld(held)
 		ss.finishClosing()
 		return
 	}
 	// Hand over to the WebSocket's loop. Nothing below touches the session on
-	// this loop after the Post: the migration task owns it from then on.
+	// this loop after the Post: the migration task owns it from then on. The
+	// owner changes after the Post, so that whatever is posted to the new
+	// owner (having seen it) queues behind the migration.
 	hbAt, hbArmed := ss.hb.When(), ss.hb.Armed()
 	ss.hb.Stop()
 	ss.closeTimer.stop() // a pending server close completes over the WebSocket (finishClosing)
@@ -531,8 +548,9 @@ func (m *migration) Run(l *loop.Loop) {
 	if m.hbArmed {
 		ss.hb.ResetAt(m.hbAt)
 	}
-	m.c.SetContext(ss)
+	held := adoptConn(m.c, ss)
 	ss.requeuePolling(m.pending)
+	ss.replayHeld(held)
 	ss.finishClosing()
 	ss.mu.Lock()
 	ss.migrating.Store(false)
@@ -542,6 +560,29 @@ func (m *migration) Run(l *loop.Loop) {
 		ss.Run(l)
 	}
 }
+
+// adoptConn makes the upgraded WebSocket the session's (on its loop) and
+// returns the frames it held since the upgrade packet.
+func adoptConn(c *loop.Conn, ss *Session) []heldFrame {
+	var held []heldFrame
+	if pc, ok := c.Context().(*probeCtx); ok {
+		held = pc.held
+		pc.held = nil
+	}
+	c.SetContext(ss)
+	return held
+}
+
+// replayHeld handles the frames that followed the upgrade packet.
+func (ss *Session) replayHeld(held []heldFrame) {
+	for _, f := range held {
+		ss.onWSMessage(f.data, f.binary)
+	}
+}
+
+// maxHeldBytes bounds what a probe WebSocket may send between its upgrade
+// packet and the session's arrival on its loop (a few loop passes).
+func (s *Server) maxHeldBytes() int { return 4 * int(s.cfg.MaxHTTPBufferSize) }
 
 // OnMessage receives a WebSocket message (on the connection's loop).
 func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
@@ -557,6 +598,19 @@ func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
 	case *probeCtx:
 		ss := ctx.s
 		cp := append([]byte(nil), data...)
+		if ctx.upgrading {
+			ctx.heldBytes += len(cp)
+			if ctx.heldBytes > s.maxHeldBytes() {
+				ctx.held = nil
+				c.CloseWebSocket(ws.StatusPolicyViolation, loop.ReasonProtocolError)
+				return
+			}
+			ctx.held = append(ctx.held, heldFrame{data: cp, binary: binary})
+			return
+		}
+		if !binary && string(data) == "5" {
+			ctx.upgrading = true
+		}
 		ss.owner.Load().Post(&sessTask{s: ss, fn: func() { ss.onProbeMessage(c, cp, binary) }})
 	}
 }

@@ -68,6 +68,26 @@ type outItem struct {
 	volatile    bool
 }
 
+// size is what the item costs while it waits: its bytes on the wire.
+func (it *outItem) size() int {
+	if it.prepared != nil {
+		return len(it.prepared.WS)
+	}
+	n := len(it.text) + 1
+	for _, a := range it.attachments {
+		n += len(a) + 1
+	}
+	return n
+}
+
+// release gives back what the item holds (a pooled buffer).
+func (it *outItem) release() {
+	if it.pooled != nil {
+		bytebufferpool.Put(it.pooled)
+	}
+	*it = outItem{}
+}
+
 // Session is one Engine.IO connection, whatever its transport.
 type Session struct {
 	srv   *Server
@@ -95,8 +115,16 @@ type Session struct {
 
 	mu          sync.Mutex
 	outbox      *outboxBuf // guarded by mu; nil when empty
+	queued      int        // guarded by mu: bytes in outbox and backlog
 	flushQueued bool       // guarded by mu
 	closeReq    bool       // guarded by mu
+	overflow    bool       // guarded by mu: the backlog passed MaxBufferedBytes; close as a slow consumer
+	ended       bool       // guarded by mu: the session is closed; nothing more is queued
+
+	// backlog holds what the outbox handed over and the WebSocket could not
+	// take yet (owner loop only): it is written as the connection drains.
+	backlog []outItem
+	bhead   int
 
 	handler Handler
 
@@ -207,12 +235,49 @@ var outboxPool = sync.Pool{New: func() any { return &outboxBuf{items: make([]out
 
 type outboxBuf struct{ items []outItem }
 
+// push queues an item for the owner loop. What waits (outbox and backlog)
+// is bounded by Config.MaxBufferedBytes: past it the session is closed as a
+// slow consumer and what it held is dropped at once. One item larger than
+// the bound is still admitted when nothing waits (a client that drains
+// can take a large message). A volatile item is dropped rather than queued
+// behind a backlog.
 func (s *Session) push(it outItem) {
+	n := it.size()
 	s.mu.Lock()
+	switch {
+	case s.overflow || s.ended:
+		s.mu.Unlock()
+		it.release()
+		return
+	case it.volatile && s.queued > volatileSoftCap:
+		s.mu.Unlock()
+		it.release()
+		return
+	case s.queued > 0 && s.queued+n > s.srv.cfg.MaxBufferedBytes:
+		s.overflow = true
+		var dropped []outItem
+		if s.outbox != nil {
+			dropped = s.outbox.items
+			s.outbox = nil
+		}
+		s.queued = 0
+		post := !s.flushQueued
+		s.flushQueued = true
+		s.mu.Unlock()
+		it.release()
+		for i := range dropped {
+			dropped[i].release()
+		}
+		if post {
+			s.owner.Load().Post(s)
+		}
+		return
+	}
 	if s.outbox == nil {
 		s.outbox = outboxPool.Get().(*outboxBuf)
 	}
 	s.outbox.items = append(s.outbox.items, it)
+	s.queued += n
 	post := !s.flushQueued
 	s.flushQueued = true
 	s.mu.Unlock()
@@ -247,6 +312,11 @@ func (s *Session) WritePrepared(l *loop.Loop, p *Prepared, volatile bool) bool {
 	if volatile && !s.writable() {
 		return false
 	}
+	if s.transport == transportWebSocket && (s.bhead < len(s.backlog) || s.ws.OverCap()) {
+		// Behind a backlog: wait in line, within the session's bound.
+		s.push(outItem{prepared: p, volatile: volatile})
+		return true
+	}
 	s.queuePrepared(p)
 	s.flushPolling()
 	return true
@@ -265,7 +335,8 @@ func (s *Session) Close() {
 }
 
 // Run flushes the outbox on the owner loop (Session is the loop.Task posted by
-// Send), following the session if its ownership moved.
+// Send, and the one run when a backed-up WebSocket drains), following the
+// session if its ownership moved.
 func (s *Session) Run(l *loop.Loop) {
 	if o := s.owner.Load(); o != l {
 		o.Post(s)
@@ -279,43 +350,91 @@ func (s *Session) Run(l *loop.Loop) {
 	ob := s.outbox
 	s.outbox = nil
 	s.flushQueued = false
-	closeReq := s.closeReq
+	closeReq, overflow := s.closeReq, s.overflow
 	s.mu.Unlock()
-	var batch []outItem
 	if ob != nil {
-		batch = ob.items
+		s.backlog = append(s.backlog, ob.items...)
+		clear(ob.items)
+		if cap(ob.items) <= 1024 {
+			ob.items = ob.items[:0]
+			outboxPool.Put(ob)
+		}
 	}
-	for i := range batch {
-		it := &batch[i]
-		if it.volatile && !s.writable() {
-			if it.pooled != nil {
-				bytebufferpool.Put(it.pooled)
-			}
-			batch[i] = outItem{}
-			continue
-		}
-		switch {
-		case it.prepared != nil:
-			s.queuePrepared(it.prepared)
-		default:
-			s.queue(outPacket{typ: codec.PacketMessage, binary: it.binary, data: it.text})
-			for _, a := range it.attachments {
-				s.queue(outPacket{typ: codec.PacketMessage, binary: true, data: a})
-			}
-		}
-		if it.pooled != nil { // queue copied the bytes (into the frame or the polling payload)
-			bytebufferpool.Put(it.pooled)
-		}
-		batch[i] = outItem{}
+	if overflow {
+		s.dropBacklog()
+		s.close(ReasonSlowConsumer, true)
+		return
 	}
-	if ob != nil && cap(ob.items) <= 1024 {
-		ob.items = ob.items[:0]
-		outboxPool.Put(ob)
+	// A close writes what waits, whatever the cap: it is bounded by
+	// MaxBufferedBytes, and the lingering close gives the client its chance.
+	if n := s.writeBacklog(closeReq); n > 0 {
+		s.mu.Lock()
+		if !s.overflow && !s.ended { // both zeroed the count
+			s.queued -= n
+		}
+		s.mu.Unlock()
 	}
 	s.flushPolling()
 	if closeReq {
 		s.closeByServer(ReasonForcedClose)
 	}
+}
+
+// writeBacklog puts waiting items on the transport in order and returns
+// the bytes it took from the backlog. A WebSocket takes items while its
+// unsent output (after a write attempt) is within loop.Options.MaxOutboundBytes,
+// and always one item when it is: a consumer is slow when it does not drain,
+// not because one pass produced a lot. When it is over, the rest waits for
+// the connection to drain (loop.Conn.NotifyDrained runs Run again).
+func (s *Session) writeBacklog(force bool) int {
+	n := 0
+	for s.bhead < len(s.backlog) {
+		it := &s.backlog[s.bhead]
+		if s.transport == transportWebSocket && s.state != stateClosed && !force && s.ws.OverCap() {
+			s.ws.FlushNow()
+			if s.ws.OverCap() {
+				// Stop reading the client until it has read this: a client
+				// that writes faster than it reads waits in its own memory.
+				s.ws.PauseInput()
+				s.ws.NotifyDrained(s)
+				break
+			}
+		}
+		n += it.size()
+		if !it.volatile || s.writable() {
+			switch {
+			case it.prepared != nil:
+				s.queuePrepared(it.prepared)
+			default:
+				s.queue(outPacket{typ: codec.PacketMessage, binary: it.binary, data: it.text})
+				for _, a := range it.attachments {
+					s.queue(outPacket{typ: codec.PacketMessage, binary: true, data: a})
+				}
+			}
+		}
+		it.release() // queue copied the bytes (into the frame or the polling payload)
+		s.bhead++
+	}
+	if s.bhead == len(s.backlog) {
+		if s.transport == transportWebSocket && s.ws != nil {
+			s.ws.ResumeInput()
+		}
+		if cap(s.backlog) > 1024 {
+			s.backlog = nil
+		} else {
+			s.backlog = s.backlog[:0]
+		}
+		s.bhead = 0
+	}
+	return n
+}
+
+// dropBacklog releases what waits (the session is closing as a slow consumer).
+func (s *Session) dropBacklog() {
+	for i := s.bhead; i < len(s.backlog); i++ {
+		s.backlog[i].release()
+	}
+	s.backlog, s.bhead = nil, 0
 }
 
 // exec runs fn on the session's owner loop, following migrations.
@@ -384,6 +503,14 @@ func (s *Session) writable() bool {
 		return s.ws.Buffered() < volatileSoftCap
 	}
 	return s.pollConn != nil
+}
+
+// Backlog is the bytes queued for the session and not yet handed to its
+// transport (owner loop or any goroutine).
+func (s *Session) Backlog() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued
 }
 
 // volatileSoftCap is the queued output above which volatile packets to a
@@ -541,23 +668,41 @@ func (s *Session) close(reason Reason, byServer bool) {
 		s.answerPoll(body)
 	}
 	if s.probe != nil {
-		closeConnOn(cur, s.probe)
+		closeConnOn(cur, s.probe, reason)
 		s.probe = nil
 	}
 	if s.ws != nil {
-		closeConnOn(cur, s.ws)
+		closeConnOn(cur, s.ws, reason)
 	}
 	s.pending = nil
+	s.dropBacklog()
+	s.mu.Lock()
+	s.ended, s.queued = true, 0
+	var dropped []outItem
+	if s.outbox != nil {
+		dropped = s.outbox.items
+		s.outbox = nil
+	}
+	s.mu.Unlock()
+	for i := range dropped {
+		dropped[i].release()
+	}
 	s.srv.closed(reason)
 	if s.handler != nil {
 		s.handler.OnClose(s, reason)
 	}
 }
 
-func closeConnOn(cur *loop.Loop, c *loop.Conn) {
+// closeConnOn closes a WebSocket of the session from loop cur: with a close
+// frame after what is queued, or, for a slow consumer, at once.
+func closeConnOn(cur *loop.Loop, c *loop.Conn, reason Reason) {
+	fn := func(c *loop.Conn) { c.CloseWebSocket(0, loop.ReasonServerClosed) }
+	if reason == ReasonSlowConsumer {
+		fn = func(c *loop.Conn) { c.Abort(loop.ReasonSlowConsumer) }
+	}
 	if c.Loop() == cur {
-		c.CloseWebSocket(0, loop.ReasonServerClosed)
+		fn(c)
 		return
 	}
-	c.Post(func(c *loop.Conn) { c.CloseWebSocket(0, loop.ReasonServerClosed) })
+	c.Post(fn)
 }

@@ -40,6 +40,7 @@ const (
 	flagDiscardInput                    // the rest of the input is unwanted (an unread oversized body)
 	flagHead                            // the held request is a HEAD: its response has no body
 	flagAdmitted                        // counted by Options.Admission: release on close
+	flagPaused                          // input paused (PauseInput): nothing is read or parsed
 )
 
 // lingerTimeout bounds how long a connection we are done with may keep
@@ -68,7 +69,7 @@ type Conn struct {
 	fragOp    ws.OpCode
 	fragCount int32
 
-	timer *Timer // allocated while the connection speaks HTTP (request timeout) or lingers
+	timer *connTimer // allocated while the connection speaks HTTP (request and head timeouts) or lingers
 
 	refuse     uint16 // admission refused: the status to answer the first request with
 	retryAfter uint16 // seconds, with refuse
@@ -112,7 +113,8 @@ func (c *Conn) buf() *bytebufferpool.ByteBuffer {
 }
 
 // Buffered is the number of bytes queued for c and not yet written to the
-// socket, in our queue and in gnet's.
+// socket, in our queue and in gnet's: what a write attempt left unsent, plus
+// what this loop pass queued since.
 func (c *Conn) Buffered() int {
 	n := 0
 	if c.wbuf != nil {
@@ -124,24 +126,125 @@ func (c *Conn) Buffered() int {
 	return n
 }
 
-// armTimer (re)arms the connection's timer; see onTimer.
+// OverCap reports whether c's unsent output is above Options.MaxOutboundBytes.
+// The loop never closes a connection for its output by itself: whoever feeds
+// it (the engine's session) stops while it is over the cap, waits for it to
+// drain (NotifyDrained), and decides when a consumer is too slow.
+func (c *Conn) OverCap() bool { return c.Buffered() > c.loop.srv.opts.MaxOutboundBytes }
+
+// NotifyDrained runs t on c's loop once c's unsent output has fallen to half
+// of Options.MaxOutboundBytes, or c has closed. One waiter per connection.
+func (c *Conn) NotifyDrained(t Task) { c.loop.waitDrain(c, t, c.loop.srv.opts.MaxOutboundBytes/2) }
+
+// FlushNow writes c's queued output at once rather than at the end of the
+// loop pass, so that what stays unsent is what the socket would not take
+// (gnet keeps it). Nothing is written while gnet still holds older output:
+// it appends.
+func (c *Conn) FlushNow() {
+	if c.wbuf == nil || len(c.wbuf.B) == 0 || c.flags&flagClosed != 0 {
+		return
+	}
+	b := c.wbuf
+	c.wbuf = nil
+	c.loop.srv.stats.writes.Add(1)
+	_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
+	bytebufferpool.Put(b)
+	if c.flags&(flagPaused|flagClosed) == flagPaused {
+		c.setInterest(true) // a partial write makes gnet register reads again
+	}
+}
+
+// PauseInput stops reading c: its bytes stay in the kernel, so a client
+// that writes faster than it reads what its writes produce is held back by
+// TCP rather than by our memory. The producer that paused it resumes it
+// once its output drained. A no-op where gnet's poller cannot be reached
+// (counted in Stats.PauseUnavailable).
+func (c *Conn) PauseInput() {
+	if c.flags&(flagPaused|flagClosed) != 0 || c.state != stateWS {
+		return
+	}
+	if !c.setInterest(true) {
+		c.loop.srv.stats.pauseUnavailable.Add(1)
+		return
+	}
+	c.flags |= flagPaused
+	c.loop.srv.stats.pauses.Add(1)
+}
+
+// ResumeInput undoes PauseInput and parses what was read meanwhile.
+func (c *Conn) ResumeInput() {
+	if c.flags&flagPaused == 0 {
+		return
+	}
+	c.flags &^= flagPaused
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	c.setInterest(false)
+	if c.flags&flagResumeQueued == 0 && c.gc.InboundBuffered() > 0 && c.loop.serving != c {
+		c.flags |= flagResumeQueued
+		c.loop.Post(c)
+	}
+}
+
+// InputPaused reports whether c's input is paused.
+func (c *Conn) InputPaused() bool { return c.flags&flagPaused != 0 }
+
+// earlyFlushBytes is the queued output above which a connection is written
+// at once rather than at the end of the pass: a pass that produces a lot
+// should not hold it all in memory before the first write attempt.
+const earlyFlushBytes = 256 << 10
+
+// connTimer is a connection's timer with the deadlines it serves.
+type connTimer struct {
+	Timer
+	deadline     int64 // loop time of the request (or linger) deadline
+	headDeadline int64 // loop time by which the current request head must be complete; 0: none
+}
+
+// armTimer (re)arms the connection's request timer; see onTimer.
 func (c *Conn) armTimer(d time.Duration) {
 	if c.timer == nil {
-		c.timer = &Timer{}
+		c.timer = &connTimer{}
 		c.timer.InitArg(c.loop, connTimerFired, c)
 	}
-	c.timer.Reset(d)
+	c.timer.headDeadline = 0
+	c.timer.deadline = c.loop.Now() + int64(d)
+	c.timer.ResetAt(c.timer.deadline)
+}
+
+// headDone ends the head deadline: the body has the request timeout.
+func (c *Conn) headDone() {
+	if t := c.timer; t != nil && t.headDeadline != 0 {
+		t.headDeadline = 0
+		t.ResetAt(t.deadline)
+	}
+}
+
+// armHeadTimer starts the head deadline when the first bytes of a request
+// head arrive: an incomplete head is dropped after Options.HeadTimeout,
+// however long the request timeout is.
+func (c *Conn) armHeadTimer() {
+	if c.timer == nil || c.timer.headDeadline != 0 {
+		return
+	}
+	at := c.loop.Now() + int64(c.loop.srv.opts.HeadTimeout)
+	c.timer.headDeadline = at
+	if !c.timer.Armed() || at < c.timer.When() {
+		c.timer.ResetAt(at)
+	}
 }
 
 func connTimerFired(c any) { c.(*Conn).onTimer() }
 
 // onTimer ends a connection that took too long: a lingering close whose
-// peer never closed, or an HTTP connection that did not complete a request in
+// peer never closed, an HTTP connection whose request head stayed incomplete
+// for Options.HeadTimeout, or one that did not complete a request in
 // Options.RequestTimeout (idle keep-alive, a slow head, a slow body). A held
 // request is the handler's business and is not timed here.
 func (c *Conn) onTimer() {
-	if c.flags&flagClosed != 0 {
-		return
+	if c.flags&flagClosed != 0 || c.flags&flagClosing != 0 && c.state != stateDraining {
+		return // closing: it waits for its output to be written (or to stall)
 	}
 	switch {
 	case c.state == stateDraining:
@@ -150,6 +253,17 @@ func (c *Conn) onTimer() {
 	case c.state == stateHTTP && c.flags&flagAwaiting != 0:
 		c.armTimer(c.loop.srv.opts.RequestTimeout)
 	case c.state == stateHTTP:
+		t, now := c.timer, c.loop.Now()
+		if t.headDeadline != 0 && now >= t.headDeadline {
+			c.reason = ReasonTimeout
+			c.loop.srv.stats.headTimeouts.Add(1)
+			c.respondError(408, "request head timeout")
+			return
+		}
+		if now < t.deadline { // fired for a head deadline that has since been lifted
+			t.ResetAt(t.deadline)
+			return
+		}
 		c.reason = ReasonTimeout
 		if c.gc.InboundBuffered() > 0 { // a request had started
 			c.respondError(408, "request timeout")
@@ -227,8 +341,10 @@ func (c *Conn) serveHTTP() {
 			return
 		}
 		if !done {
+			c.armHeadTimer()
 			return
 		}
+		c.headDone()
 		if c.refuse != 0 {
 			c.reason = ReasonRefused
 			c.flags |= flagAwaiting | flagDiscardInput
@@ -382,21 +498,24 @@ func (c *Conn) WriteFrame(op ws.OpCode, p1, p2 []byte) {
 	b.B = codec.AppendFrameHeader(b.B, op, len(p1)+len(p2))
 	b.B = append(b.B, p1...)
 	b.B = append(b.B, p2...)
-	c.capOutput()
+	if len(b.B) >= earlyFlushBytes {
+		c.FlushNow()
+	}
 }
 
-// capOutput closes c as a slow consumer once its queued WebSocket output
-// (ours and gnet's) passes Options.MaxOutboundBytes. HTTP responses are not
-// capped here: their producer bounds them (the engine's polling buffer).
-func (c *Conn) capOutput() {
-	if c.Buffered() <= c.loop.srv.opts.MaxOutboundBytes {
+// Abort drops c's queued output and closes it at once (a slow consumer:
+// what it has not read it will not read).
+func (c *Conn) Abort(reason CloseReason) {
+	if c.flags&flagClosed != 0 {
 		return
 	}
-	bytebufferpool.Put(c.wbuf)
-	c.wbuf = nil
-	c.reason = ReasonSlowConsumer
-	c.flags &^= flagGraceful
-	c.Close(ReasonSlowConsumer)
+	if c.wbuf != nil {
+		bytebufferpool.Put(c.wbuf)
+		c.wbuf = nil
+	}
+	c.reason = reason
+	c.flags &^= flagGraceful | flagClosing
+	c.Close(reason)
 }
 
 // WriteRaw queues bytes that are already framed.
@@ -406,8 +525,8 @@ func (c *Conn) WriteRaw(p []byte) {
 	}
 	b := c.buf()
 	b.B = append(b.B, p...)
-	if c.state == stateWS {
-		c.capOutput()
+	if len(b.B) >= earlyFlushBytes {
+		c.FlushNow()
 	}
 }
 
@@ -463,6 +582,9 @@ func (c *Conn) flush() {
 			if c.flags&flagClosed != 0 {
 				return
 			}
+			if c.flags&flagPaused != 0 {
+				c.setInterest(true) // a partial write makes gnet register reads again
+			}
 		} else {
 			bytebufferpool.Put(b)
 		}
@@ -470,7 +592,15 @@ func (c *Conn) flush() {
 	if c.flags&flagClosing == 0 {
 		return
 	}
-	if c.flags&flagGraceful != 0 && c.state != stateDraining && c.gc.OutboundBuffered() == 0 {
+	if c.flags&flagGraceful != 0 && c.state != stateDraining {
+		if c.gc.OutboundBuffered() > 0 {
+			// The last response or frame is not all written yet: closing
+			// now would cut it (gnet writes what it can, once). Close once
+			// gnet has written it, or when the peer stops taking it
+			// (WriteStallTimeout).
+			c.loop.waitDrain(c, closeWhenWritten{c}, 0)
+			return
+		}
 		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err == nil {
 			c.state = stateDraining
 			c.flags &^= flagClosing
@@ -484,6 +614,15 @@ func (c *Conn) flush() {
 		return
 	}
 	_ = c.loop.el.Close(c.gc)
+}
+
+// closeWhenWritten resumes a graceful close once gnet wrote what it held.
+type closeWhenWritten struct{ c *Conn }
+
+func (t closeWhenWritten) Run(*Loop) {
+	if t.c.flags&flagClosed == 0 {
+		t.c.loop.markDirty(t.c)
+	}
 }
 
 func (c *Conn) releaseBuffers() {
@@ -524,7 +663,7 @@ func (c *Conn) onClosed(err error) {
 func (c *Conn) serveWS() {
 	srv := c.loop.srv
 	maxMsg := srv.opts.MaxMessageBytes
-	for c.state == stateWS && c.flags&(flagClosing|flagClosed) == 0 {
+	for c.state == stateWS && c.flags&(flagClosing|flagClosed|flagPaused) == 0 {
 		n := c.gc.InboundBuffered()
 		if n == 0 || n < int(c.wsNeed) {
 			return
@@ -557,7 +696,9 @@ func (c *Conn) serveWS() {
 		codec.Unmask(payload, h.Mask, 0)
 		switch h.OpCode {
 		case ws.OpPing:
-			c.WriteFrame(ws.OpPong, payload, nil)
+			if !c.OverCap() { // a peer that pings but does not read gets no pongs
+				c.WriteFrame(ws.OpPong, payload, nil)
+			}
 		case ws.OpPong:
 		case ws.OpClose:
 			code, err := codec.ParseClosePayload(payload)

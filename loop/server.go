@@ -35,20 +35,37 @@ type Handler interface {
 
 // Options configures a Server. Zero values take the defaults noted.
 type Options struct {
-	Addr             string // host:port; default ":3000"
-	NumLoops         int    // event loops; default one per CPU
-	ReusePort        bool   // SO_REUSEPORT, for several processes on one port
-	MaxHeaderBytes   int    // request head cap; default 16 KiB (431 beyond)
-	MaxHeaders       int    // header field cap; default 100 (431 beyond)
-	MaxBodyBytes     int64  // request body cap; default 1e6 (the handler answers 413)
-	MaxMessageBytes  int64  // WebSocket message cap; default 1e6 (close 1009 beyond)
-	MaxFragments     int    // fragments per WebSocket message; default 1024 (close 1008 beyond)
-	MaxOutboundBytes int    // queued output per connection; default 1 MiB (closed as slow consumer beyond)
+	Addr            string // host:port; default ":3000"
+	NumLoops        int    // event loops; default one per CPU
+	ReusePort       bool   // SO_REUSEPORT, for several processes on one port
+	MaxHeaderBytes  int    // request head cap; default 16 KiB (431 beyond)
+	MaxHeaders      int    // header field cap; default 100 (431 beyond)
+	MaxBodyBytes    int64  // request body cap; default 1e6 (the handler answers 413)
+	MaxMessageBytes int64  // WebSocket message cap; default 1e6 (close 1009 beyond)
+	MaxFragments    int    // fragments per WebSocket message; default 1024 (close 1008 beyond)
+	// MaxOutboundBytes is the unsent output per connection above which its
+	// producer stops feeding it until it drains (Conn.OverCap,
+	// Conn.NotifyDrained); default 1 MiB. The engine closes a WebSocket
+	// client as a slow consumer when its session's backlog beyond this
+	// passes engine.Config.MaxBufferedBytes, or when it stalls
+	// (WriteStallTimeout).
+	MaxOutboundBytes int
+	// WriteStallTimeout closes a connection whose producer waits for it to
+	// drain (Conn.NotifyDrained) and which takes no byte for this long, as
+	// a slow consumer: it is not reading. 5 s.
+	WriteStallTimeout time.Duration
+	// MaxPendingTasks bounds each loop's queue of posted tasks: a goroutine
+	// other than an event loop waits in Post while the queue is full. 65536.
+	MaxPendingTasks int
 	// RequestTimeout bounds how long an HTTP connection may take to deliver
 	// a complete request (head and body), counted from its opening or its
 	// last response: idle keep-alive connections are closed, a started
 	// request gets 408. A request held by the handler is not timed. 30 s.
 	RequestTimeout time.Duration
+	// HeadTimeout bounds how long a started request head may stay
+	// incomplete (slowloris); 408 then. 10 s. The body and idle keep-alive
+	// keep RequestTimeout.
+	HeadTimeout time.Duration
 	// Admission, if set, vets each new connection before anything is
 	// parsed; refused ones get 429 or 503 with Retry-After to their first
 	// request, then are closed.
@@ -78,8 +95,17 @@ func (o *Options) setDefaults() {
 	if o.MaxOutboundBytes <= 0 {
 		o.MaxOutboundBytes = 1 << 20
 	}
+	if o.WriteStallTimeout <= 0 {
+		o.WriteStallTimeout = 5 * time.Second
+	}
+	if o.MaxPendingTasks <= 0 {
+		o.MaxPendingTasks = 1 << 16
+	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
+	}
+	if o.HeadTimeout <= 0 {
+		o.HeadTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -106,12 +132,16 @@ type Server struct {
 }
 
 type stats struct {
-	refused  atomic.Int64
-	open     atomic.Int64
-	accepted atomic.Int64
-	writes   atomic.Int64
-	panics   atomic.Int64
-	closed   [numReasons]atomic.Int64
+	refused          atomic.Int64
+	open             atomic.Int64
+	accepted         atomic.Int64
+	writes           atomic.Int64
+	panics           atomic.Int64
+	postWaits        atomic.Int64
+	headTimeouts     atomic.Int64
+	pauses           atomic.Int64
+	pauseUnavailable atomic.Int64
+	closed           [numReasons]atomic.Int64
 }
 
 // NewServer returns a server for h; call Serve to run it.
@@ -218,8 +248,18 @@ func (s *Server) loopOf(el gnet.EventLoop) *Loop {
 	l := newLoop(s, el, len(s.loops))
 	s.loops = append(s.loops, l)
 	s.loopTIDs.Store(unix.Gettid(), l) // called on the loop's own (locked) thread
+	if a := s.opts.Admission; a != nil && l.idx == 0 {
+		// The per-IP table forgets idle clients as they leave; this sweep
+		// forgets those whose rate history outlived them.
+		t := &Timer{}
+		t.Init(l, func() { a.Sweep(s.now()); t.Reset(admissionSweep) })
+		t.Reset(admissionSweep)
+	}
 	return l
 }
+
+// admissionSweep is how often loop 0 sweeps Options.Admission's per-IP table.
+const admissionSweep = 30 * time.Second
 
 func (s *Server) stopDrivers() {
 	s.mu.Lock()
@@ -232,6 +272,7 @@ func (s *Server) stopDrivers() {
 			close(l.stop)
 		}
 		<-l.driverDone
+		l.shutdown()
 	}
 }
 
@@ -251,7 +292,12 @@ func (s *Server) recovered(r any, c *Conn) {
 // Stats is a snapshot of the server's counters.
 type Stats struct {
 	Open, Accepted, Writes, Panics, Refused int64
-	Closed                                  map[string]int64 // by CloseReason name
+	// PostWaits counts the times a producer waited in Loop.Post for a full
+	// task queue; HeadTimeouts the requests dropped for an incomplete head;
+	// Pauses the times a connection's input was paused (Conn.PauseInput),
+	// PauseUnavailable those it could not be.
+	PostWaits, HeadTimeouts, Pauses, PauseUnavailable int64
+	Closed                                            map[string]int64 // by CloseReason name
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -259,6 +305,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Open: s.stats.open.Load(), Accepted: s.stats.accepted.Load(),
 		Writes: s.stats.writes.Load(), Panics: s.stats.panics.Load(), Refused: s.stats.refused.Load(),
+		PostWaits: s.stats.postWaits.Load(), HeadTimeouts: s.stats.headTimeouts.Load(),
+		Pauses: s.stats.pauses.Load(), PauseUnavailable: s.stats.pauseUnavailable.Load(),
 		Closed: make(map[string]int64, numReasons),
 	}
 	for r := CloseReason(1); r < numReasons; r++ {
@@ -323,6 +371,12 @@ func (g *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	l := c.loop
+	if c.flags&flagPaused != 0 {
+		// gnet re-registered reads (its write state changed) and read one
+		// buffer: keep it for later and pause again.
+		c.setInterest(true)
+		return gnet.None
+	}
 	l.enter()
 	l.current = c
 	g.serve(c)

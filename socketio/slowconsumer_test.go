@@ -2,9 +2,12 @@ package socketio_test
 
 // Slow consumers (issue 5): every connection's queued output is capped.
 // Above the soft cap (64 KiB) volatile packets are dropped; above the hard
-// cap (loop.Options.MaxOutboundBytes) the connection is closed with reason
-// "slow consumer"; a polling session's buffer is capped by
-// engine.Config.MaxBufferedBytes the same way.
+// cap (loop.Options.MaxOutboundBytes for what the socket holds, plus
+// engine.Config.MaxBufferedBytes for what waits behind it) the connection
+// is closed with reason "slow consumer"; a polling session's buffer is
+// capped by engine.Config.MaxBufferedBytes the same way. (The stall rule,
+// loop.Options.WriteStallTimeout, is set out of the way here: these tests
+// measure the byte caps.)
 //
 // Clients that never read sit in a room with a few normal clients while
 // the server broadcasts 2 KB packets to it, paced by the normal clients (so
@@ -34,7 +37,7 @@ import (
 )
 
 const (
-	slowCap        = 256 << 10 // loop.Options.MaxOutboundBytes in these tests
+	slowCap        = 256 << 10 // loop.Options.MaxOutboundBytes + engine.Config.MaxBufferedBytes in these tests
 	volatileSoft   = 64 << 10  // engine's volatileSoftCap (not exported)
 	slowPayloadLen = 2048
 	// slowRcvBuf is the slow clients' SO_RCVBUF. Small, so that the kernel
@@ -293,7 +296,10 @@ type slowResult struct {
 func frameBytes(seq int) int64 { return int64(4 + len(broadcastPrefix(seq)) + slowPayloadLen + 2) }
 
 func runSlow(t *testing.T, r slowRun) slowResult {
-	ts := startServer(t, socketio.Options{Listen: loop.Options{MaxOutboundBytes: slowCap}})
+	ts := startServer(t, socketio.Options{
+		Listen: loop.Options{MaxOutboundBytes: slowCap / 2, WriteStallTimeout: time.Minute},
+		Engine: engine.Config{MaxBufferedBytes: slowCap / 2},
+	})
 	port := ts.srv.Engine().Loop().Addr().(*net.TCPAddr).Port
 	var mu sync.Mutex
 	reasons := map[string]int{}                   // by reason, for every socket

@@ -119,6 +119,13 @@ func (wsEcho) ServeHTTP(c *loop.Conn, r *loop.Request) {
 }
 
 func (wsEcho) OnMessage(c *loop.Conn, binary bool, data []byte) {
+	if c.OverCap() { // a peer that sends without reading: the loop leaves the policy to us
+		c.FlushNow()
+		if c.OverCap() {
+			c.Abort(loop.ReasonSlowConsumer)
+			return
+		}
+	}
 	op := ws.OpText
 	if binary {
 		op = ws.OpBinary
