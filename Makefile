@@ -32,9 +32,14 @@ deps:
 		apt-get update -qq && apt-get install -y -qq python3-socketio python3-requests python3-websocket >/dev/null; }
 	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
 
+# vet also fails when go.mod/go.sum are not tidy (a dependency imported
+# directly but marked // indirect, a go.sum line missing): `go mod tidy -diff`
+# changes nothing and exits non-zero when tidying would change them.
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result. The changes it would make:"; \
+		$(GO) mod tidy -diff; exit 1; }
 
 test: deps vet
 	$(GO) test -race -count=1 ./...
