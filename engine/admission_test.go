@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/limits"
 	"sio/loop"
 )
@@ -73,14 +74,14 @@ func TestAdmissionRefusesWith429AndRetryAfter(t *testing.T) {
 	adm := &limits.Admission{MaxConnsPerIP: 2}
 	ts := startServer(t, engine.Config{}, loop.Options{Admission: adm}, nil)
 	// startServer's warm-up opened and closed connections; wait for them to be released.
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if adm.Open() != 0 {
 			return errorf("admission still counts %d open", adm.Open())
 		}
 		return nil
 	})
 	a, b := ts.dial(t), ts.dial(t)
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if adm.Open() != 2 {
 			return errorf("open %d", adm.Open())
 		}
@@ -100,7 +101,7 @@ func TestAdmissionRefusesWith429AndRetryAfter(t *testing.T) {
 		t.Fatal("refusal not counted")
 	}
 	a.close()
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if adm.Open() != 1 {
 			return errorf("open %d after a close", adm.Open())
 		}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -150,26 +151,11 @@ func interopStartServer(t *testing.T, cfg engine.Config) *interopServer {
 			close(rec.closed)
 		})
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		t.Fatalf("interop: server did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("interop: server not ready after 5s")
-	}
+	sv := testutil.Serve(t, srv)
 	is.url = "http://" + srv.Loop().Addr().String()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("interop: server close: %v", err)
-		}
-		select {
-		case <-errc:
-		case <-time.After(5 * time.Second):
-			t.Error("interop: Serve did not return after Close")
+		if err := sv.Shutdown(); err != nil {
+			t.Errorf("interop: server shutdown: %v", err)
 		}
 	})
 	return is

@@ -18,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -370,7 +371,7 @@ func TestUpgradeRequestErrorsAreRawAndCloseTheSocket(t *testing.T) {
 // caller forget them: only connections and goroutines are checked.
 func (ts *testServer) checkNoLeaksAfterHandshakes(t *testing.T) {
 	t.Helper()
-	checkFor(t, 3*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 3*time.Second, 5*time.Millisecond, func() error {
 		if o := ts.srv.Loop().Stats().Open; o != 0 {
 			return fmt.Errorf("%d connections open", o)
 		}
@@ -490,7 +491,7 @@ func TestPollingInvalidPacketClosesTheSession(t *testing.T) {
 
 func TestPollingOctetStreamPostIs400AndLeaksNoFD(t *testing.T) {
 	ts := startServer(t, engine.Config{}, loop.Options{}, nil)
-	base := openFDs(t)
+	base := testutil.OpenFDs(t)
 	const n = 1000
 	for i := 0; i < n; i++ {
 		c := ts.dial(t)
@@ -506,8 +507,8 @@ func TestPollingOctetStreamPostIs400AndLeaksNoFD(t *testing.T) {
 		}
 	}
 	ts.checkNoLeaks(t)
-	checkFor(t, 3*time.Second, 10*time.Millisecond, func() error {
-		if fds := openFDs(t); fds > base+4 {
+	testutil.CheckFor(t, 3*time.Second, 10*time.Millisecond, func() error {
+		if fds := testutil.OpenFDs(t); fds > base+4 {
 			return fmt.Errorf("%d open fds, %d before %d octet-stream POSTs", fds, base, n)
 		}
 		return nil
@@ -609,7 +610,7 @@ func TestPollingGetOnClosedPollConnectionClosesTheSession(t *testing.T) {
 	}
 	c.close()
 	<-held
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if n := ts.srv.Count(); n != 0 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -885,14 +886,14 @@ func TestServerShutdownClosesWebSocketsAndPolls(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	ctxErr := make(chan error, 1)
-	go func() { ctxErr <- ts.shutdown() }()
+	go func() { ctxErr <- ts.Shutdown() }()
 	// The held GET gets the close packet, the WebSocket a close frame (or
 	// the shutdown cuts it).
 	res := <-held
 	if res.err == nil && (res.r.status != 200 || string(res.r.body) != "1") {
 		t.Fatalf("held GET at shutdown: %d %q", res.r.status, res.r.body)
 	}
-	if op, p, err := w.readFrameErr(ioTimeout); err == nil && (op != ws.OpClose || closeCode(p) != ws.StatusNoStatusRcvd) {
+	if op, p, err := w.readFrameErr(ioTimeout); err == nil && (op != ws.OpClose || testutil.CloseCode(p) != ws.StatusNoStatusRcvd) {
 		t.Fatalf("WebSocket at shutdown: %v %q", op, p)
 	}
 	if err := <-ctxErr; err != nil {
@@ -948,7 +949,7 @@ func TestUpgradeFromPollingToWebSocket(t *testing.T) {
 		w.expectText(t, "4still here")
 		// The session now lives and dies with the WebSocket.
 		w.close()
-		checkFor(t, 2*time.Second, 2*time.Millisecond, func() error {
+		testutil.CheckFor(t, 2*time.Second, 2*time.Millisecond, func() error {
 			if n := ts.srv.Count(); n != 0 {
 				return fmt.Errorf("%d sessions after the WebSocket closed", n)
 			}
@@ -1088,7 +1089,7 @@ func TestUpgradeProbeClosedByTheClientLeavesThePollingSession(t *testing.T) {
 	w.sendText(t, "2probe")
 	w.expectText(t, "3probe")
 	w.reset()
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if o := ts.srv.Loop().Stats().Open; o != 0 {
 			return fmt.Errorf("%d connections", o)
 		}
