@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 	"sio/socketio"
 )
@@ -159,26 +160,11 @@ func interopStartApp(t *testing.T, recovery bool) *interopApp {
 	a.srv.OfRegexp(interopDynRe).OnConnection(a.onConnection)
 	a.srv.Of("/private").Use(func(_ *socketio.Socket, next func(error)) { next(interopRefusal) })
 
-	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve() }()
-	select {
-	case <-a.srv.Ready():
-	case err := <-errc:
-		t.Fatalf("interop: server did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("interop: server not ready after 5s")
-	}
+	sv := testutil.Serve(t, a.srv)
 	a.url = "http://" + a.srv.Engine().Loop().Addr().String()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.srv.Close(ctx); err != nil {
-			t.Errorf("interop: server close: %v", err)
-		}
-		select {
-		case <-errc:
-		case <-time.After(5 * time.Second):
-			t.Error("interop: Serve did not return after Close")
+		if err := sv.Shutdown(); err != nil {
+			t.Errorf("interop: server shutdown: %v", err)
 		}
 		if t.Failed() {
 			if l := a.logs.String(); l != "" {
