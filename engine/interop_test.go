@@ -7,7 +7,8 @@ package engine_test
 // both sides.
 //
 // It needs node on PATH and `npm ci` done in test/interop (`make deps`). Without
-// them the test is skipped, or fails when the CI environment variable is set.
+// them the test is skipped, or fails when the CI environment variable is true
+// (testutil.RequireDependency).
 
 import (
 	"bytes"
@@ -368,11 +369,7 @@ func interopClientDir(t *testing.T) string {
 		missing = dir + "/node_modules is missing (npm ci not run)"
 	}
 	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("interop: %s. CI must install Node.js and the pinned npm clients: run `make deps` "+
-				"(npm ci in test/interop) before the tests", missing)
-		}
-		t.Skipf("interop: %s; run `make deps` (installs Node.js and runs npm ci in test/interop) to enable this test", missing)
+		testutil.RequireDependency(t, "interop: "+missing, "run `make deps` (installs Node.js and runs npm ci in test/interop)")
 	}
 	return dir
 }

@@ -14,7 +14,8 @@ package socketio_test
 //
 // It needs node with `npm ci` done in test/interop, and a python3 that can
 // import socketio, requests and websocket (`make deps` installs both). Without
-// them the tests are skipped, or fail when the CI environment variable is set.
+// them the tests are skipped, or fail when the CI environment variable is true
+// (testutil.RequireDependency).
 
 import (
 	"bytes"
@@ -590,13 +591,11 @@ func interopJSONEq(t *testing.T, what string, got []byte, want string) bool {
 	return true
 }
 
-// interopMissing fails in CI and skips elsewhere.
+// interopMissing fails under CI=true and skips elsewhere
+// (testutil.RequireDependency).
 func interopMissing(t *testing.T, what, install string) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("interop: %s. CI must install the interop clients before the tests: run `make deps` (%s)", what, install)
-	}
-	t.Skipf("interop: %s; run `make deps` (%s) to enable this test", what, install)
+	testutil.RequireDependency(t, "interop: "+what, "run `make deps` ("+install+")")
 }
 
 func interopDir(t *testing.T) string {

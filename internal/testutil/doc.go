@@ -20,7 +20,9 @@
 //     readings (HeapInUse, HeapLive, TotalAlloc, VMRSS, SettledRSS,
 //     ReadRSS), MiB, and SourceDialer for many short-lived connections;
 //   - WebSocket pieces both layers' raw clients use: WSKey, WSAccept,
-//     WSUpgradeRequest, ReadFrame and CloseCode.
+//     WSUpgradeRequest, ReadFrame and CloseCode;
+//   - RequireDependency: a test that needs a real client (node, npm
+//     packages, python modules) skips without it, but fails under CI=true.
 //
 // Helpers specific to one layer (the engine's raw HTTP and hand-built
 // frames, the socketio packet assembler and clients) stay in that package's
