@@ -622,92 +622,8 @@ func TestPollingGetOnClosedPollConnectionClosesTheSession(t *testing.T) {
 
 // --- §1.6 heartbeat ---------------------------------------------------------
 
-func TestHeartbeatPingOverPollingAndPongKeepsTheSession(t *testing.T) {
-	ts := startServer(t, shortPing, loop.Options{}, nil)
-	hs := ts.handshake(t)
-	if hs.PingInterval != 300 || hs.PingTimeout != 200 {
-		t.Fatalf("handshake advertises %d/%d", hs.PingInterval, hs.PingTimeout)
-	}
-	start := time.Now()
-	for round := 0; round < 3; round++ {
-		r := ts.poll(t, hs.SID)
-		el := time.Since(start)
-		expectPollBody(t, r, "2")
-		if el < shortPingInterval-60*time.Millisecond || el > shortPingInterval+400*time.Millisecond {
-			t.Fatalf("round %d: ping after %v, want about %v", round, el, shortPingInterval)
-		}
-		// The next ping is armed pingInterval after the pong.
-		start = time.Now()
-		ts.mustSend(t, hs.SID, "3")
-	}
-	// Three pongs took the session well past pingInterval+pingTimeout.
-	ts.mustSend(t, hs.SID, "4alive")
-	expectPollBody(t, ts.poll(t, hs.SID), "4alive")
-	ts.closeSession(t, hs.SID)
-	ts.checkNoLeaks(t)
-}
-
-func TestHeartbeatWithoutPongClosesThePollingSession(t *testing.T) {
-	ts := startServer(t, shortPing, loop.Options{}, nil)
-	a := ts.handshake(t)
-	aAt := time.Now()
-	b := ts.handshake(t)
-	c := ts.handshake(t)
-
-	// c holds a GET through the ping and the timeout: it gets the ping, then
-	// the close packet.
-	expectPollBody(t, ts.poll(t, c.SID), "2")
-	connC, heldC := ts.pollAsync(t, c.SID)
-
-	// b, after its ping and before its deadline, still gets the buffered ping.
-	time.Sleep(time.Until(aAt.Add(shortPingInterval + 50*time.Millisecond)))
-	expectPollBody(t, ts.poll(t, b.SID), "2")
-
-	// a, just after pingInterval+pingTimeout, is gone (the test suites'
-	// precision requirement).
-	time.Sleep(time.Until(aAt.Add(shortPingInterval + shortPingTimeout + 5*time.Millisecond)))
-	expectError(t, ts.poll(t, a.SID), 400, 1, "Session ID unknown")
-
-	expectPollBody(t, wait(t, heldC), "1")
-	connC.close()
-	ts.checkNoLeaks(t)
-	expectError(t, ts.poll(t, b.SID), 400, 1, "Session ID unknown")
-	expectError(t, ts.poll(t, c.SID), 400, 1, "Session ID unknown")
-	st := ts.srv.Stats()
-	if st.Closed[engine.ReasonPingTimeout] != 3 {
-		t.Fatalf("closed reasons %v, want 3 ping timeouts", st.Closed)
-	}
-}
-
-func TestHeartbeatOverWebSocket(t *testing.T) {
-	ts := startServer(t, shortPing, loop.Options{}, nil)
-	w, _ := ts.openWS(t)
-	start := time.Now()
-	for round := 0; round < 3; round++ {
-		w.expectText(t, "2")
-		el := time.Since(start)
-		t.Logf("round %d: ping after %v", round, el)
-		if el < shortPingInterval-60*time.Millisecond || el > shortPingInterval+400*time.Millisecond {
-			t.Fatalf("round %d: ping after %v, want about %v", round, el, shortPingInterval)
-		}
-		start = time.Now()
-		w.sendText(t, "3")
-	}
-	w.sendText(t, "4alive")
-	w.expectText(t, "4alive")
-	// No pong: the server closes the WebSocket pingTimeout after the ping.
-	w.expectText(t, "2")
-	pingAt := time.Now()
-	w.expectClose(t, ws.StatusNoStatusRcvd)
-	if el := time.Since(pingAt); el < shortPingTimeout-60*time.Millisecond {
-		t.Fatalf("closed %v after the ping, want about %v", el, shortPingTimeout)
-	}
-	w.close()
-	ts.checkNoLeaks(t)
-	if n := ts.srv.Stats().Closed[engine.ReasonPingTimeout]; n != 1 {
-		t.Fatalf("%d ping timeouts", n)
-	}
-}
+// The heartbeat's timing at the official suite's short settings (300 ms
+// interval, 200 ms timeout) is checked by heartbeat_norace_test.go.
 
 func TestClientPingClosesTheSession(t *testing.T) {
 	// v4: only the server pings ("invalid heartbeat direction").
@@ -963,7 +879,10 @@ func TestUpgradeFromPollingToWebSocket(t *testing.T) {
 }
 
 func TestUpgradeHeartbeatMovesToTheWebSocket(t *testing.T) {
-	ts := startServer(t, shortPing, loop.Options{}, nil)
+	// Nothing here is timed, so pingTimeout is generous: under the race
+	// detector on a busy machine this client can take more than the
+	// suite's 200 ms to answer a ping, which is then a legitimate timeout.
+	ts := startServer(t, engine.Config{PingInterval: shortPingInterval, PingTimeout: time.Second}, loop.Options{}, nil)
 	for i := 0; i < 2; i++ {
 		hs := ts.handshake(t)
 		ts.skipLoops(t, i)
@@ -1022,8 +941,8 @@ func TestUpgradeSecondWebSocketWhileUpgradingIsAcceptedThenClosed(t *testing.T) 
 func TestUpgradeProbeWithoutUpgradePacketIsClosedAfterUpgradeTimeout(t *testing.T) {
 	ts := startServer(t, engine.Config{UpgradeTimeout: 300 * time.Millisecond}, loop.Options{}, nil)
 	hs := ts.handshake(t)
+	start := time.Now() // before the probe opens, which arms the timer: a slow client cannot make the close look early
 	w := ts.dialWS(t, "transport=websocket&sid="+hs.SID)
-	start := time.Now()
 	w.sendText(t, "2probe")
 	w.expectText(t, "3probe")
 	w.expectClose(t, ws.StatusNoStatusRcvd)
