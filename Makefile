@@ -1,6 +1,7 @@
 # The two commands a newcomer needs:
 #   make run    the server on :3000 (single node, no Redis, no config)
 #   make test   every test: vet, unit, fuzz seeds, black-box, interop with real clients, all with -race
+#               but the timing-precise heartbeat and the memory tests, which run after without it
 GO      ?= go
 NPM     ?= npm
 INTEROP := test/interop
@@ -32,12 +33,21 @@ deps:
 		apt-get update -qq && apt-get install -y -qq python3-socketio python3-requests python3-websocket >/dev/null; }
 	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
 
+# vet also fails when go.mod/go.sum are not tidy (a dependency imported
+# directly but marked // indirect, a go.sum line missing): `go mod tidy -diff`
+# changes nothing and exits non-zero when tidying would change them.
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result. The changes it would make:"; \
+		$(GO) mod tidy -diff; exit 1; }
 
 test: deps vet
 	$(GO) test -race -count=1 ./...
+	# The heartbeat at the protocol suite's 300/200 ms settings, timed to
+	# the suite's precision: without the race detector and alone, so that
+	# no other test's load stretches its 200 ms windows.
+	$(GO) test -count=1 -run '^TestHeartbeat' ./engine
 	# Memory and resource tests (RSS, 20,000-cycle churn, 1,000 slow
 	# consumers) are meaningless under the race detector, and the 90 MB
 	# bursts of the real client too slow under it: run them without.

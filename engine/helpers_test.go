@@ -3,33 +3,31 @@ package engine_test
 // Test harness for black-box tests of the engine over real TCP sockets on
 // 127.0.0.1: an in-process server, a raw HTTP/1.1 client, a minimal
 // WebSocket client that writes frames by hand (so hostile frames are easy to
-// build), a polling helper and leak checks.
+// build) and leak checks. What the socketio tests share with these
+// (polling for a condition, server lifecycle, leak accounting, frame
+// reading) is in internal/testutil.
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -38,67 +36,21 @@ const (
 	shortPingInterval = 300 * time.Millisecond
 	shortPingTimeout  = 200 * time.Millisecond
 
-	ioTimeout = 5 * time.Second // bound on every client read, so a hung server fails a test instead of the run
+	ioTimeout = testutil.IOTimeout // bound on every client read, so a hung server fails a test instead of the run
 	numLoops  = 2
 )
 
-// --- polling helper -------------------------------------------------------
-
-// checkFor calls fn every tick until it returns nil, and fails the test with
-// fn's last error once wait has passed.
-func checkFor(t testing.TB, wait, tick time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkFor: still failing after %v: %v", wait, err)
-		}
-		time.Sleep(tick)
-	}
-}
-
 // --- server ---------------------------------------------------------------
 
+// testServer is an engine server running for one test; Shutdown (from
+// testutil.Serving) closes it early.
 type testServer struct {
-	srv    *engine.Server
-	addr   string
-	served chan error
+	*testutil.Serving
+	srv   *engine.Server
+	addr  string
+	probe testutil.Probe
 	// goroutines with the server running and every loop started, no client.
 	baseGoroutines int
-
-	once     sync.Once
-	closeErr error
-}
-
-// shutdown closes the server once and waits for Serve to return.
-func (ts *testServer) shutdown() error {
-	ts.once.Do(func() {
-		// gnet's Engine.Stop polls for the end of the engine every 500 ms;
-		// Serve returns as soon as it has ended, so the wait is cut there.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		serveErr := make(chan error, 1)
-		go func() {
-			defer cancel()
-			select {
-			case err := <-ts.served:
-				serveErr <- err
-			case <-time.After(5 * time.Second):
-				serveErr <- errors.New("Serve did not return after Close")
-			}
-		}()
-		err := ts.srv.Close(ctx)
-		if serr := <-serveErr; serr != nil {
-			ts.closeErr = serr
-		} else if err != nil && !errors.Is(err, context.Canceled) {
-			ts.closeErr = err
-		}
-	})
-	return ts.closeErr
 }
 
 // echoApp echoes every message back, and closes the session from the server
@@ -111,28 +63,6 @@ func echoApp(s *engine.Session, _ *loop.Request) {
 		}
 		s.Send(data, binary)
 	})
-}
-
-// logWriter sends the server's log lines to t.Log while the test runs.
-type logWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
 }
 
 // startServer runs an engine server on 127.0.0.1:0 with numLoops loops until
@@ -148,79 +78,34 @@ func startServer(t testing.TB, cfg engine.Config, opts loop.Options, onConn func
 	if opts.NumLoops == 0 {
 		opts.NumLoops = numLoops
 	}
-	lw := &logWriter{t: t}
+	lw := testutil.NewLogWriter(t)
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = lw.Logger()
 	}
 	if onConn == nil {
 		onConn = echoApp
 	}
 	srv := engine.NewServer(cfg, opts)
 	srv.OnConnection(onConn)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(ioTimeout):
-		t.Fatal("server not ready")
-	}
-	ts := &testServer{srv: srv, addr: srv.Loop().Addr().String(), served: served}
+	ts := &testServer{Serving: testutil.Serve(t, srv), srv: srv, addr: srv.Loop().Addr().String(), probe: testutil.Probe{
+		Sessions: srv.Count,
+		Conns:    func() int64 { return srv.Loop().Stats().Open },
+		Loops:    func() int { return len(srv.Loop().Loops()) },
+	}}
 	t.Cleanup(func() {
-		if err := ts.shutdown(); err != nil {
+		if err := ts.Shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		lw.stop()
+		lw.Stop()
 		if p := srv.Loop().Stats().Panics; p != 0 {
 			t.Errorf("%d panics recovered by the server", p)
 		}
-		waitGoroutines(t, before)
+		testutil.WaitGoroutines(t, before)
 	})
-	ts.warmUp(t, opts.NumLoops)
+	// Every loop serves a connection first (a loop starts its timer
+	// goroutine on first use); then the goroutine baseline is taken.
+	ts.baseGoroutines = ts.probe.WarmUp(t, ts.addr, opts.NumLoops)
 	return ts
-}
-
-// warmUp connects until every loop has served a connection (a loop starts its
-// timer goroutine on first use), then records the goroutine baseline.
-func (ts *testServer) warmUp(t testing.TB, n int) {
-	t.Helper()
-	for i := 0; len(ts.srv.Loop().Loops()) < n; i++ {
-		if i > 100 {
-			t.Fatalf("only %d of %d loops started", len(ts.srv.Loop().Loops()), n)
-		}
-		c := ts.dial(t)
-		r := c.do(t, get("/warm-up"))
-		if r.status != 404 {
-			t.Fatalf("warm-up: status %d", r.status)
-		}
-		c.close()
-	}
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-		if o := ts.srv.Loop().Stats().Open; o != 0 {
-			return fmt.Errorf("%d connections open", o)
-		}
-		return nil
-	})
-	ts.baseGoroutines = runtime.NumGoroutine()
-}
-
-func waitGoroutines(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutine leak: %d, want <= %d\n%s", n, want, buf)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // skipLoops opens and closes n connections. gnet hands connections to loops
@@ -237,18 +122,7 @@ func (ts *testServer) skipLoops(t testing.TB, n int) {
 // of the test has closed.
 func (ts *testServer) checkNoLeaks(t testing.TB) {
 	t.Helper()
-	checkFor(t, 3*time.Second, 5*time.Millisecond, func() error {
-		if n := ts.srv.Count(); n != 0 {
-			return fmt.Errorf("%d sessions open", n)
-		}
-		if o := ts.srv.Loop().Stats().Open; o != 0 {
-			return fmt.Errorf("%d connections open", o)
-		}
-		if g := runtime.NumGoroutine(); g > ts.baseGoroutines {
-			return fmt.Errorf("%d goroutines, baseline %d", g, ts.baseGoroutines)
-		}
-		return nil
-	})
+	ts.probe.CheckNoLeaks(t, ts.baseGoroutines)
 }
 
 // assertHealthy checks that the server still answers a fresh handshake and
@@ -580,17 +454,9 @@ type wsConn struct {
 	resp *response // the 101
 }
 
-const testWSKey = "dGhlIHNhbXBsZSBub25jZQ=="
-
-// wsRequest builds an upgrade request for target.
+// wsRequest builds an upgrade request for target (with testutil.WSKey).
 func wsRequest(target string, headers ...string) string {
-	h := []string{
-		"Upgrade: websocket",
-		"Connection: Upgrade",
-		"Sec-WebSocket-Key: " + testWSKey,
-		"Sec-WebSocket-Version: 13",
-	}
-	return get(target, append(h, headers...)...)
+	return testutil.WSUpgradeRequest(target, headers...)
 }
 
 // dialWS sends an upgrade request with query and expects 101.
@@ -601,7 +467,7 @@ func (ts *testServer) dialWS(t testing.TB, query string, headers ...string) *wsC
 	if r.status != 101 {
 		t.Fatalf("upgrade: status %d %q", r.status, r.body)
 	}
-	if got := r.header.Get("Sec-WebSocket-Accept"); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+	if got := r.header.Get("Sec-WebSocket-Accept"); got != testutil.WSAccept {
 		t.Fatalf("Sec-WebSocket-Accept %q", got)
 	}
 	return &wsConn{httpConn: c, resp: r}
@@ -680,19 +546,12 @@ func (w *wsConn) sendBinary(t testing.TB, b []byte) {
 // no RSV bits.
 func (w *wsConn) readFrameErr(d time.Duration) (ws.OpCode, []byte, error) {
 	_ = w.conn.SetReadDeadline(time.Now().Add(d))
-	h, err := ws.ReadHeader(w.br)
+	h, p, err := testutil.ReadFrame(w.br, 64<<20)
 	if err != nil {
 		return 0, nil, err
 	}
 	if h.Masked || h.Rsv != 0 || !h.Fin {
 		return 0, nil, fmt.Errorf("bad server frame header %+v", h)
-	}
-	if h.Length > 64<<20 {
-		return 0, nil, fmt.Errorf("server frame of %d bytes", h.Length)
-	}
-	p := make([]byte, h.Length)
-	if _, err := io.ReadFull(w.br, p); err != nil {
-		return 0, nil, err
 	}
 	return h.OpCode, p, nil
 }
@@ -722,14 +581,6 @@ func (w *wsConn) expectBinary(t testing.TB, want []byte) {
 	}
 }
 
-// closeCode is the status code of a close frame payload (1005 when empty).
-func closeCode(p []byte) ws.StatusCode {
-	if len(p) < 2 {
-		return ws.StatusNoStatusRcvd
-	}
-	return ws.StatusCode(binary.BigEndian.Uint16(p))
-}
-
 // expectClose reads the next frame, which must be a close frame with code
 // (1005: no status code), and then the end of the connection.
 func (w *wsConn) expectClose(t testing.TB, code ws.StatusCode) {
@@ -738,7 +589,7 @@ func (w *wsConn) expectClose(t testing.TB, code ws.StatusCode) {
 	if op != ws.OpClose {
 		t.Fatalf("got frame %v %q, want close %d", op, trunc(p), code)
 	}
-	if got := closeCode(p); got != code {
+	if got := testutil.CloseCode(p); got != code {
 		t.Fatalf("close code %d (payload %q), want %d", got, p, code)
 	}
 	w.expectEOF(t)
@@ -751,84 +602,15 @@ func trunc(p []byte) []byte {
 	return p
 }
 
-// --- process resources ------------------------------------------------------
-
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count fds: %v", err)
-	}
-	return len(ents)
-}
-
-// totalAlloc is the cumulative heap allocation of the process.
-func totalAlloc() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.TotalAlloc
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // --- leak accounting (hygiene) -------------------------------------------------
-
-// raceEnabled reports whether the test binary was built with -race (read
-// from the build settings, so no build-tagged constant file is needed):
-// loops that only need to cover the code under the race detector run
-// fewer rounds there.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// resources is a snapshot of what the process holds that a connection could
-// leak: open file descriptors (/proc/self/fd) and goroutines.
-type resources struct {
-	fds        int
-	goroutines int
-}
-
-func (r resources) String() string { return fmt.Sprintf("%d fds, %d goroutines", r.fds, r.goroutines) }
-
-// snapshot counts the process's open fds and goroutines now.
-func snapshot(t testing.TB) resources {
-	t.Helper()
-	return resources{fds: openFDs(t), goroutines: runtime.NumGoroutine()}
-}
 
 // checkResources waits (up to wait) until the server holds no more than
 // sessions sessions and conns open connections, the process no more fds and
 // goroutines than base, and fails the test otherwise. It also fails at once
 // if the server recovered a panic.
-func (ts *testServer) checkResources(t testing.TB, base resources, sessions int, conns int64, wait time.Duration) {
+func (ts *testServer) checkResources(t testing.TB, base testutil.Resources, sessions int, conns int64, wait time.Duration) {
 	t.Helper()
-	checkFor(t, wait, 10*time.Millisecond, func() error {
-		if n := ts.srv.Count(); n > sessions {
-			return fmt.Errorf("%d sessions open, want %d", n, sessions)
-		}
-		st := ts.srv.Loop().Stats()
-		if st.Open > conns {
-			return fmt.Errorf("%d connections open, want %d", st.Open, conns)
-		}
-		if now := snapshot(t); now.fds > base.fds || now.goroutines > base.goroutines {
-			return fmt.Errorf("%v, baseline %v", now, base)
-		}
-		return nil
-	})
+	ts.probe.CheckResources(t, base, sessions, conns, wait, nil)
 	if p := ts.srv.Loop().Stats().Panics; p != 0 {
 		t.Fatalf("%d panics recovered by the server", p)
 	}

@@ -7,7 +7,8 @@ package engine_test
 // both sides.
 //
 // It needs node on PATH and `npm ci` done in test/interop (`make deps`). Without
-// them the test is skipped, or fails when the CI environment variable is set.
+// them the test is skipped, or fails when the CI environment variable is true
+// (testutil.RequireDependency).
 
 import (
 	"bytes"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -150,26 +152,11 @@ func interopStartServer(t *testing.T, cfg engine.Config) *interopServer {
 			close(rec.closed)
 		})
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		t.Fatalf("interop: server did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("interop: server not ready after 5s")
-	}
+	sv := testutil.Serve(t, srv)
 	is.url = "http://" + srv.Loop().Addr().String()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("interop: server close: %v", err)
-		}
-		select {
-		case <-errc:
-		case <-time.After(5 * time.Second):
-			t.Error("interop: Serve did not return after Close")
+		if err := sv.Shutdown(); err != nil {
+			t.Errorf("interop: server shutdown: %v", err)
 		}
 	})
 	return is
@@ -382,11 +369,7 @@ func interopClientDir(t *testing.T) string {
 		missing = dir + "/node_modules is missing (npm ci not run)"
 	}
 	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("interop: %s. CI must install Node.js and the pinned npm clients: run `make deps` "+
-				"(npm ci in test/interop) before the tests", missing)
-		}
-		t.Skipf("interop: %s; run `make deps` (installs Node.js and runs npm ci in test/interop) to enable this test", missing)
+		testutil.RequireDependency(t, "interop: "+missing, "run `make deps` (installs Node.js and runs npm ci in test/interop)")
 	}
 	return dir
 }

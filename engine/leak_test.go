@@ -21,6 +21,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -42,7 +43,7 @@ func leakRounds() int {
 	switch {
 	case testing.Short():
 		return 20
-	case raceEnabled():
+	case testutil.RaceEnabled():
 		return 25
 	}
 	return 200
@@ -389,9 +390,9 @@ func TestHostileInputsLeakNothing(t *testing.T) {
 	cfg := engine.Config{CORS: &engine.CORS{Origins: []string{"http://ok.example"}, CheckWebSocketOrigin: true}}
 	ts := startServer(t, cfg, loop.Options{}, nil)
 	rounds := leakRounds()
-	base := snapshot(t)
+	base := testutil.Snapshot(t)
 	inSubtest := base
-	inSubtest.goroutines++ // t.Run runs the subtest on a goroutine of its own
+	inSubtest.Goroutines++ // t.Run runs the subtest on a goroutine of its own
 	var total time.Duration
 	rows := hostileRows(ts)
 	for _, row := range rows {
@@ -426,7 +427,7 @@ func TestHostileInputsLeakNothing(t *testing.T) {
 	}
 	ts.checkResources(t, base, 0, 0, 5*time.Second)
 	t.Logf("%d rounds of %d rows in %v; %v at the end, baseline %v; loop closes %v", rounds, len(rows),
-		total.Round(time.Millisecond), snapshot(t), base, ts.srv.Loop().Stats().Closed)
+		total.Round(time.Millisecond), testutil.Snapshot(t), base, ts.srv.Loop().Stats().Closed)
 }
 
 // BAD-INPUTS' rule for every row: "a typed close reason that shows in the

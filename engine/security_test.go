@@ -21,6 +21,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -43,7 +44,7 @@ func TestBadUpgradeHeadersAreAnsweredAndSurviveReset(t *testing.T) {
 		{"h2c on websocket", get(p+"?EIO=4&transport=websocket", h2c...), 400, `"code":3`},
 		{"Upgrade: foo", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: foo"), 400, `"code":3`},
 		{"Upgrade without Connection: Upgrade", get(p+"?EIO=4&transport=websocket", "Upgrade: websocket",
-			"Sec-WebSocket-Key: "+testWSKey, "Sec-WebSocket-Version: 13"), 400, `"code":3`},
+			"Sec-WebSocket-Key: "+testutil.WSKey, "Sec-WebSocket-Version: 13"), 400, `"code":3`},
 		{"missing Sec-WebSocket-Key", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: websocket",
 			"Sec-WebSocket-Version: 13"), 400, "Sec-WebSocket-Key"},
 		{"short Sec-WebSocket-Key", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: websocket",
@@ -51,11 +52,11 @@ func TestBadUpgradeHeadersAreAnsweredAndSurviveReset(t *testing.T) {
 		{"long Sec-WebSocket-Key", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: websocket",
 			"Sec-WebSocket-Key: "+strings.Repeat("A", 200), "Sec-WebSocket-Version: 13"), 400, "Sec-WebSocket-Key"},
 		{"missing Sec-WebSocket-Version", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: websocket",
-			"Sec-WebSocket-Key: "+testWSKey), 400, "Sec-WebSocket-Version"},
+			"Sec-WebSocket-Key: "+testutil.WSKey), 400, "Sec-WebSocket-Version"},
 		{"Sec-WebSocket-Version: 12", get(p+"?EIO=4&transport=websocket", "Connection: Upgrade", "Upgrade: websocket",
-			"Sec-WebSocket-Key: "+testWSKey, "Sec-WebSocket-Version: 12"), 400, "Sec-WebSocket-Version"},
+			"Sec-WebSocket-Key: "+testutil.WSKey, "Sec-WebSocket-Version: 12"), 400, "Sec-WebSocket-Version"},
 		{"POST upgrade", request("POST", p+"?EIO=4&transport=websocket", "", "Connection: Upgrade", "Upgrade: websocket",
-			"Sec-WebSocket-Key: "+testWSKey, "Sec-WebSocket-Version: 13"), 400, `"code":2`},
+			"Sec-WebSocket-Key: "+testutil.WSKey, "Sec-WebSocket-Version: 13"), 400, `"code":2`},
 		{"probe without Sec-WebSocket-Key", get(p+"?EIO=4&transport=websocket&sid="+hs.SID, "Connection: Upgrade",
 			"Upgrade: websocket", "Sec-WebSocket-Version: 13"), 400, "Sec-WebSocket-Key"},
 	}
@@ -118,7 +119,7 @@ func TestBadUpgradeHeadersAreAnsweredAndSurviveReset(t *testing.T) {
 // headerFlood builds a request to target with n extra header fields, with
 // the upgrade headers first or last.
 func headerFlood(target string, n int, upgradeFirst bool) string {
-	up := []string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: " + testWSKey, "Sec-WebSocket-Version: 13"}
+	up := []string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: " + testutil.WSKey, "Sec-WebSocket-Version: 13"}
 	var hs []string
 	if upgradeFirst {
 		hs = append(hs, up...)
@@ -246,7 +247,7 @@ func TestHugePollingBodiesAreRefusedWithoutBuffering(t *testing.T) {
 
 	// A 10 MB body: 413 once the head is read; the body is discarded, not buffered.
 	body := bytes.Repeat([]byte("4"), 10<<20)
-	heap0 := heapInUse()
+	heap0 := testutil.HeapLive()
 	c := ts.dial(t)
 	c.write(t, "POST "+ts.sidPath(hs.SID)+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: "+
 		strconv.Itoa(len(body))+"\r\n\r\n")
@@ -261,7 +262,7 @@ func TestHugePollingBodiesAreRefusedWithoutBuffering(t *testing.T) {
 	}
 	<-wrote
 	c.close()
-	if grown := int64(heapInUse()) - int64(heap0); grown > 2e6 {
+	if grown := int64(testutil.HeapLive()) - int64(heap0); grown > 2e6 {
 		t.Errorf("heap grew by %d bytes for a refused 10 MB body", grown)
 	}
 	runtime.KeepAlive(body)
@@ -448,10 +449,10 @@ func TestWebSocketHugeLengthIs1009BeforeAllocation(t *testing.T) {
 	for _, length := range []uint64{1 << 40, 1 << 62, 1e6 + 1} {
 		w, _ := ts.openWS(t)
 		runtime.GC()
-		before := totalAlloc()
+		before := testutil.TotalAlloc()
 		w.writeRaw(t, header64(finText, length))
 		w.expectClose(t, ws.StatusMessageTooBig)
-		if grown := totalAlloc() - before; grown > 10<<20 {
+		if grown := testutil.TotalAlloc() - before; grown > 10<<20 {
 			t.Errorf("length %d: %d bytes allocated", length, grown)
 		}
 		w.close()
@@ -597,7 +598,7 @@ func TestWebSocketSlowReaderIsClosedAsSlowConsumer(t *testing.T) {
 			}
 		}
 	}()
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := ts.srv.Stats().Closed[engine.ReasonSlowConsumer]; n != 1 {
 			return fmt.Errorf("closed reasons %v", ts.srv.Stats().Closed)
 		}

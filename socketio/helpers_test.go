@@ -4,21 +4,20 @@ package socketio_test
 // 127.0.0.1: an in-process server with leak checks, a minimal Socket.IO
 // client over WebSocket (gobwas/ws framing, a reader goroutine that answers
 // pings and reassembles binary attachments) and one over HTTP long-polling.
+// What the engine tests share with these (polling for a condition, server
+// lifecycle, leak accounting, memory readings, frame reading) is in
+// internal/testutil.
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,87 +29,26 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"sio/internal/testutil"
 	"sio/socketio"
 )
 
 const (
-	ioTimeout = 5 * time.Second // bound on every wait for the server, so a hung server fails one test
+	ioTimeout = testutil.IOTimeout // bound on every wait for the server, so a hung server fails one test
 	numLoops  = 2
 )
 
-// checkFor calls fn every tick until it returns nil, and fails the test with
-// fn's last error once wait has passed.
-func checkFor(t testing.TB, wait, tick time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkFor: still failing after %v: %v", wait, err)
-		}
-		time.Sleep(tick)
-	}
-}
-
-// recv waits for one value on ch.
-func recv[T any](t testing.TB, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(ioTimeout):
-		t.Fatalf("nothing received on %T after %v", ch, ioTimeout)
-		var zero T
-		return zero
-	}
-}
-
-// recvNone asserts that nothing arrives on ch for d.
-func recvNone[T any](t testing.TB, ch <-chan T, d time.Duration) {
-	t.Helper()
-	select {
-	case v := <-ch:
-		t.Fatalf("unexpected value %v", v)
-	case <-time.After(d):
-	}
-}
-
 // --- server -----------------------------------------------------------------
 
-// logWriter sends the server's log lines to t.Log while the test runs.
-type logWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
-}
-
+// testServer is a Socket.IO server running for one test; Shutdown (from
+// testutil.Serving) closes it early.
 type testServer struct {
-	srv    *socketio.Server
-	addr   string
-	served chan error
+	*testutil.Serving
+	srv   *socketio.Server
+	addr  string
+	probe testutil.Probe
 	// goroutines with the server running and every loop started, no client.
 	baseGoroutines int
-
-	once     sync.Once
-	closeErr error
 }
 
 // startServer runs a Socket.IO server on 127.0.0.1:0 with numLoops loops
@@ -126,108 +64,31 @@ func startServer(t testing.TB, opts socketio.Options) *testServer {
 	if opts.Listen.NumLoops == 0 {
 		opts.Listen.NumLoops = numLoops
 	}
-	lw := &logWriter{t: t}
+	lw := testutil.NewLogWriter(t)
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = lw.Logger()
 	}
 	srv := socketio.NewServer(opts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(ioTimeout):
-		t.Fatal("server not ready")
-	}
-	ts := &testServer{srv: srv, addr: srv.Engine().Loop().Addr().String(), served: served}
+	eng := srv.Engine()
+	ts := &testServer{Serving: testutil.Serve(t, srv), srv: srv, addr: eng.Loop().Addr().String(), probe: testutil.Probe{
+		Sessions: eng.Count,
+		Conns:    func() int64 { return eng.Loop().Stats().Open },
+		Loops:    func() int { return len(eng.Loop().Loops()) },
+	}}
 	t.Cleanup(func() {
-		if err := ts.shutdown(); err != nil {
+		if err := ts.Shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		lw.stop()
+		lw.Stop()
 		if p := srv.Engine().Stats().Conn.Panics; p != 0 {
 			t.Errorf("%d panics recovered by the server", p)
 		}
-		waitGoroutines(t, before)
+		testutil.WaitGoroutines(t, before)
 	})
-	ts.warmUp(t, opts.Listen.NumLoops)
+	// Every loop serves a connection first (a loop starts its timer
+	// goroutine on first use); then the goroutine baseline is taken.
+	ts.baseGoroutines = ts.probe.WarmUp(t, ts.addr, opts.Listen.NumLoops)
 	return ts
-}
-
-// shutdown closes the server once and waits for Serve to return.
-func (ts *testServer) shutdown() error {
-	ts.once.Do(func() {
-		// gnet's Stop polls for the end of the engine every 500 ms; Serve
-		// returns as soon as it has ended, so the wait is cut there.
-		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-		defer cancel()
-		serveErr := make(chan error, 1)
-		go func() {
-			defer cancel()
-			select {
-			case err := <-ts.served:
-				serveErr <- err
-			case <-time.After(ioTimeout):
-				serveErr <- errors.New("Serve did not return after Close")
-			}
-		}()
-		err := ts.srv.Close(ctx)
-		if serr := <-serveErr; serr != nil {
-			ts.closeErr = serr
-		} else if err != nil && !errors.Is(err, context.Canceled) {
-			ts.closeErr = err
-		}
-	})
-	return ts.closeErr
-}
-
-// warmUp connects until every loop has served a connection (a loop starts its
-// timer goroutine on first use), then records the goroutine baseline.
-func (ts *testServer) warmUp(t testing.TB, n int) {
-	t.Helper()
-	for i := 0; len(ts.srv.Engine().Loop().Loops()) < n; i++ {
-		if i > 100 {
-			t.Fatalf("only %d of %d loops started", len(ts.srv.Engine().Loop().Loops()), n)
-		}
-		conn, err := net.DialTimeout("tcp", ts.addr, ioTimeout)
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		_ = conn.SetDeadline(time.Now().Add(ioTimeout))
-		_, _ = io.WriteString(conn, "GET /warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("warm-up: %v", err)
-		}
-		resp.Body.Close()
-		conn.Close()
-	}
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-		if o := ts.srv.Engine().Loop().Stats().Open; o != 0 {
-			return fmt.Errorf("%d connections open", o)
-		}
-		return nil
-	})
-	ts.baseGoroutines = runtime.NumGoroutine()
-}
-
-func waitGoroutines(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutine leak: %d, want <= %d\n%s", n, want, buf)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // checkNoLeaks waits until no session and no connection is left and the
@@ -235,18 +96,7 @@ func waitGoroutines(t testing.TB, want int) {
 // of the test has closed.
 func (ts *testServer) checkNoLeaks(t testing.TB) {
 	t.Helper()
-	checkFor(t, 3*time.Second, 5*time.Millisecond, func() error {
-		if n := ts.srv.Engine().Count(); n != 0 {
-			return fmt.Errorf("%d sessions open", n)
-		}
-		if o := ts.srv.Engine().Loop().Stats().Open; o != 0 {
-			return fmt.Errorf("%d connections open", o)
-		}
-		if g := runtime.NumGoroutine(); g > ts.baseGoroutines {
-			return fmt.Errorf("%d goroutines, baseline %d", g, ts.baseGoroutines)
-		}
-		return nil
-	})
+	ts.probe.CheckNoLeaks(t, ts.baseGoroutines)
 }
 
 // noPanics fails the test if the server recovered a panic.
@@ -532,19 +382,9 @@ func (c *wsClient) readFrame() (ws.OpCode, []byte, error) {
 	var msg []byte
 	var msgOp ws.OpCode
 	for {
-		h, err := ws.ReadHeader(c.r)
+		h, p, err := testutil.ReadFrame(c.r, 64<<20)
 		if err != nil {
 			return 0, nil, err
-		}
-		if h.Length > 64<<20 {
-			return 0, nil, fmt.Errorf("server frame of %d bytes", h.Length)
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.r, p); err != nil {
-			return 0, nil, err
-		}
-		if h.Masked {
-			ws.Cipher(p, h.Mask, 0)
 		}
 		switch h.OpCode {
 		case ws.OpPing:
@@ -577,10 +417,7 @@ func (c *wsClient) readLoop() {
 		switch op {
 		case ws.OpClose:
 			c.gotClose = true
-			c.closeCode = ws.StatusNoStatusRcvd
-			if len(p) >= 2 {
-				c.closeCode = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
-			}
+			c.closeCode = testutil.CloseCode(p)
 			// As a browser does: answer the close frame, then close TCP.
 			_ = c.write(ws.OpClose, nil)
 			c.conn.Close()
@@ -916,7 +753,7 @@ func socketsByID(t testing.TB, ch <-chan *socketio.Socket, n int) map[string]*so
 	t.Helper()
 	m := make(map[string]*socketio.Socket, n)
 	for i := 0; i < n; i++ {
-		s := recv(t, ch)
+		s := testutil.Recv(t, ch)
 		m[string(s.ID())] = s
 	}
 	return m
@@ -933,46 +770,6 @@ func argsStrings(a *socketio.Args) []string {
 
 // --- leak accounting (hygiene) -------------------------------------------------
 
-// raceEnabled reports whether the test binary was built with -race (read
-// from the build settings): loops that only need to cover the code under
-// the race detector run fewer rounds there.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// openFDs counts the process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count fds: %v", err)
-	}
-	return len(ents)
-}
-
-// resources is a snapshot of what the process holds that a connection could
-// leak: open file descriptors and goroutines.
-type resources struct {
-	fds        int
-	goroutines int
-}
-
-func (r resources) String() string { return fmt.Sprintf("%d fds, %d goroutines", r.fds, r.goroutines) }
-
-func snapshot(t testing.TB) resources {
-	t.Helper()
-	return resources{fds: openFDs(t), goroutines: runtime.NumGoroutine()}
-}
-
 // leftovers is what may remain of a server's connections at a check: that
 // many Engine.IO sessions, TCP connections and sockets in each namespace
 // checked, and the named rooms (besides the sockets' own).
@@ -988,18 +785,12 @@ type leftovers struct {
 // "/" when none is given, and no adapter room but those sockets' own) and
 // the process no more fds and goroutines than base. A recovered panic fails
 // at once.
-func (ts *testServer) checkResources(t testing.TB, base resources, left leftovers, wait time.Duration, nsps ...*socketio.Namespace) {
+func (ts *testServer) checkResources(t testing.TB, base testutil.Resources, left leftovers, wait time.Duration, nsps ...*socketio.Namespace) {
 	t.Helper()
 	if len(nsps) == 0 {
 		nsps = []*socketio.Namespace{ts.srv.Sockets()}
 	}
-	checkFor(t, wait, 10*time.Millisecond, func() error {
-		if n := ts.srv.Engine().Count(); n > left.sessions {
-			return fmt.Errorf("%d sessions open, want %d", n, left.sessions)
-		}
-		if o := ts.srv.Engine().Loop().Stats().Open; o > left.conns {
-			return fmt.Errorf("%d connections open, want %d", o, left.conns)
-		}
+	ts.probe.CheckResources(t, base, left.sessions, left.conns, wait, func() error {
 		for _, nsp := range nsps {
 			if n := nsp.Len(); n != left.sockets {
 				return fmt.Errorf("namespace %s: %d sockets, want %d", nsp.Name(), n, left.sockets)
@@ -1010,9 +801,6 @@ func (ts *testServer) checkResources(t testing.TB, base resources, left leftover
 				}
 			}
 		}
-		if now := snapshot(t); now.fds > base.fds || now.goroutines > base.goroutines {
-			return fmt.Errorf("%v, baseline %v", now, base)
-		}
 		return nil
 	})
 	st := ts.srv.Stats()
@@ -1020,61 +808,3 @@ func (ts *testServer) checkResources(t testing.TB, base resources, left leftover
 		t.Fatalf("panics recovered: %d by the loops, %d in handlers", st.Engine.Conn.Panics, st.HandlerPanics)
 	}
 }
-
-// vmRSS is the process's resident set size (VmRSS of /proc/self/status) in bytes.
-func vmRSS(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("cannot read VmRSS: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS line %q: %v", line, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Skip("no VmRSS in /proc/self/status")
-	return 0
-}
-
-// settledRSS collects garbage, returns free memory to the OS and then reads
-// VmRSS, so that two readings compare what is live rather than what the
-// collector has not yet returned.
-func settledRSS(t testing.TB) int64 {
-	t.Helper()
-	runtime.GC()
-	debug.FreeOSMemory()
-	return vmRSS(t)
-}
-
-// heapInUse is HeapInuse after two collections (the second empties the
-// sync.Pools' victim caches, where the pooled write buffers wait).
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
-// heapLive is HeapAlloc — the bytes of live objects — after two collections.
-func heapLive() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
-// sourceDialer dials from 127.0.0.(2+i%199), so that many short-lived
-// connections do not run one source address out of ephemeral ports (TIME_WAIT).
-func sourceDialer(i int) *net.Dialer {
-	ip := net.IPv4(127, 0, 0, byte(2+i%199))
-	return &net.Dialer{Timeout: ioTimeout, LocalAddr: &net.TCPAddr{IP: ip}}
-}
-
-func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -33,6 +33,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/socketio"
 )
 
@@ -112,7 +113,7 @@ func hygieneRounds() int {
 	switch {
 	case testing.Short():
 		return 20
-	case raceEnabled():
+	case testutil.RaceEnabled():
 		return 20
 	}
 	return 200
@@ -129,7 +130,7 @@ func TestBadSIOInputsLeakNothing(t *testing.T) {
 		s.On("echo", func(e *socketio.Event) { _ = e.Ack(e.Values()...) })
 		s.On("e", func(e *socketio.Event) { _ = e.Ack("accepted") })
 	})
-	base0 := snapshot(t)
+	base0 := testutil.Snapshot(t)
 	bystander, err := dialWS(ts.addr, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +138,9 @@ func TestBadSIOInputsLeakNothing(t *testing.T) {
 	bystanderID := bystander.connect(t, "/", "")
 	t.Cleanup(bystander.close)
 	rounds := hygieneRounds()
-	base := snapshot(t)
+	base := testutil.Snapshot(t)
 	inSubtest := base
-	inSubtest.goroutines++ // t.Run runs the subtest on a goroutine of its own
+	inSubtest.Goroutines++ // t.Run runs the subtest on a goroutine of its own
 	for _, in := range badSIOInputs() {
 		t.Run(in.name, func(t *testing.T) {
 			closed0 := ts.srv.Stats().Engine.Closed[engine.ReasonForcedClose]
@@ -165,7 +166,7 @@ func TestBadSIOInputsLeakNothing(t *testing.T) {
 					t.Fatalf("round %d: the server answered %v", i, left)
 				}
 				if !in.preConnect {
-					if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+					if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 						t.Fatalf("round %d: reason %q, want %q", i, r, socketio.ReasonForcedClose)
 					}
 				}
@@ -192,7 +193,7 @@ func TestBadSIOInputsLeakNothing(t *testing.T) {
 	}
 	bystander.close()
 	ts.checkResources(t, base0, leftovers{}, 5*time.Second, ts.srv.Sockets(), ts.srv.Of("/admin"))
-	t.Logf("%d rounds of %d rows; %v at the end", rounds, len(badSIOInputs()), snapshot(t))
+	t.Logf("%d rounds of %d rows; %v at the end", rounds, len(badSIOInputs()), testutil.Snapshot(t))
 }
 
 // --- churn ---------------------------------------------------------------------------
@@ -287,8 +288,7 @@ func dialChurnWS(d *net.Dialer, addr string) (*churnWS, error) {
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(ioTimeout))
-	_, err = io.WriteString(conn, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"+
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	_, err = io.WriteString(conn, testutil.WSUpgradeRequest("/socket.io/?EIO=4&transport=websocket"))
 	c := &churnWS{conn: conn, br: bufio.NewReaderSize(conn, 2048)}
 	if err == nil {
 		var resp *http.Response
@@ -318,15 +318,8 @@ func (c *churnWS) send(s string) error {
 func (c *churnWS) read() (string, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(ioTimeout))
 	for {
-		h, err := ws.ReadHeader(c.br)
+		h, p, err := testutil.ReadFrame(c.br, 1<<20)
 		if err != nil {
-			return "", err
-		}
-		if h.Length > 1<<20 {
-			return "", fmt.Errorf("frame of %d bytes", h.Length)
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.br, p); err != nil {
 			return "", err
 		}
 		switch h.OpCode {
@@ -477,7 +470,7 @@ const (
 // transport (every tenth cycle is polling), the disconnect mode (i%3) and
 // the source address.
 func churnCycle(addr string, i, worker int) error {
-	d := sourceDialer(i)
+	d := testutil.SourceDialer(i)
 	rooms := []string{"all", "w-" + strconv.Itoa(worker), "c-" + strconv.Itoa(i)}
 	join, _ := json.Marshal(append([]string{"join"}, rooms...))
 	mode := i % 3
@@ -649,25 +642,25 @@ type churnParams struct {
 func churn(t *testing.T, p churnParams) {
 	ts, st := startChurnServer(t, p.opts, p.ackTimeout)
 	warm := runChurn(t, ts.addr, 0, p.warmUp, p.workers)
-	ts.checkResources(t, snapshot(t), leftovers{}, 5*time.Second) // idle again (goroutines/fds not compared yet)
+	ts.checkResources(t, testutil.Snapshot(t), leftovers{}, 5*time.Second) // idle again (goroutines/fds not compared yet)
 	// Goroutines and fds once idle: the server's and the runtime's.
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if g := runtime.NumGoroutine(); g > ts.baseGoroutines {
 			return fmt.Errorf("%d goroutines after the warm-up, server baseline %d", g, ts.baseGoroutines)
 		}
 		return nil
 	})
-	base := snapshot(t)
+	base := testutil.Snapshot(t)
 	var baseRSS, baseHeap int64
 	if p.checkRSS {
 		time.Sleep(p.settle) // the same wait as before the final reading
-		baseRSS = settledRSS(t)
-		baseHeap = int64(heapInUse())
+		baseRSS = testutil.SettledRSS(t)
+		baseHeap = int64(testutil.HeapInUse())
 	}
 	elapsed := runChurn(t, ts.addr, p.warmUp, p.warmUp+p.cycles, p.workers)
 	total := int64(p.warmUp + p.cycles)
 	ts.checkResources(t, base, leftovers{}, 10*time.Second)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if d := st.disconnected.Load(); d != total || st.connected.Load() != total {
 			return fmt.Errorf("%d connected, %d disconnected, want %d", st.connected.Load(), d, total)
 		}
@@ -688,22 +681,22 @@ func churn(t *testing.T, p churnParams) {
 	}
 	rate := float64(p.cycles) / elapsed.Seconds()
 	t.Logf("churn: %d warm-up cycles in %v, %d cycles in %v (%.0f/s, %d workers); %v; now %v, baseline %v",
-		p.warmUp, warm.Round(time.Millisecond), p.cycles, elapsed.Round(time.Millisecond), rate, p.workers, st, snapshot(t), base)
+		p.warmUp, warm.Round(time.Millisecond), p.cycles, elapsed.Round(time.Millisecond), rate, p.workers, st, testutil.Snapshot(t), base)
 	if !p.checkRSS {
 		return
 	}
 	time.Sleep(p.settle)
-	rss := settledRSS(t)
-	heap := int64(heapInUse())
+	rss := testutil.SettledRSS(t)
+	heap := int64(testutil.HeapInUse())
 	runtime.GC()
 	time.Sleep(100 * time.Millisecond) // let the cleanups of collected sockets run
 	live := total - st.collected.Load()
 	t.Logf("churn memory: RSS %s after the warm-up, %s after %d more cycles (%+.1f%%, limit %+.0f%%); heap in use %s → %s; "+
-		"%d of %d sockets not yet collected", mib(baseRSS), mib(rss), p.cycles, 100*float64(rss-baseRSS)/float64(baseRSS),
-		100*p.rssSlack, mib(baseHeap), mib(heap), live, total)
+		"%d of %d sockets not yet collected", testutil.MiB(baseRSS), testutil.MiB(rss), p.cycles, 100*float64(rss-baseRSS)/float64(baseRSS),
+		100*p.rssSlack, testutil.MiB(baseHeap), testutil.MiB(heap), live, total)
 	if float64(rss) > float64(baseRSS)*(1+p.rssSlack) {
 		msg := fmt.Sprintf("RSS grew from %s to %s over %d cycles (limit %+.0f%%); heap in use %s → %s; %d sockets still reachable",
-			mib(baseRSS), mib(rss), p.cycles, 100*p.rssSlack, mib(baseHeap), mib(heap), live)
+			testutil.MiB(baseRSS), testutil.MiB(rss), p.cycles, 100*p.rssSlack, testutil.MiB(baseHeap), testutil.MiB(heap), live)
 		if p.knownRetention != "" {
 			skipBug(t, p.knownRetention+": "+msg)
 		}
@@ -735,7 +728,7 @@ func releaseRun(t *testing.T, opts socketio.Options, n int, settle time.Duration
 		onConn(s)
 	})
 	cycle := func(i int) {
-		c, err := dialChurnWS(sourceDialer(i), ts.addr)
+		c, err := dialChurnWS(testutil.SourceDialer(i), ts.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -756,14 +749,14 @@ func releaseRun(t *testing.T, opts socketio.Options, n int, settle time.Duration
 		}
 	}
 	settled := func() {
-		ts.checkResources(t, resources{fds: 1 << 20, goroutines: 1 << 20}, leftovers{}, 5*time.Second)
+		ts.checkResources(t, testutil.Resources{FDs: 1 << 20, Goroutines: 1 << 20}, leftovers{}, 5*time.Second)
 		time.Sleep(settle)
 	}
 	for i := 0; i < 50; i++ { // warm-up: pools, maps and timer heaps at their working size
 		cycle(i)
 	}
 	settled()
-	base := heapLive()
+	base := testutil.HeapLive()
 	before := connected.Load()
 	for i := 0; i < n; i++ {
 		cycle(i)
@@ -775,7 +768,7 @@ func releaseRun(t *testing.T, opts socketio.Options, n int, settle time.Duration
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	grown := int64(heapLive()) - int64(base)
+	grown := int64(testutil.HeapLive()) - int64(base)
 	live = connected.Load() - collected.Load()
 	t.Logf("%d connections: %d of %d sockets still reachable; live heap %+d bytes (%.0f per connection)",
 		connected.Load()-before, live, connected.Load(), grown, float64(grown)/float64(n))
@@ -885,7 +878,7 @@ func TestClientErrorEventIsDroppedOrCloses(t *testing.T) {
 	if err := c.write(ws.OpText, []byte(`42["after"]`)); err != nil {
 		return // closed: fine
 	}
-	if r := recv(t, refused); r == nil {
+	if r := testutil.Recv(t, refused); r == nil {
 		t.Fatal(`On("error") was accepted`)
 	}
 	select {

@@ -14,7 +14,8 @@ package socketio_test
 //
 // It needs node with `npm ci` done in test/interop, and a python3 that can
 // import socketio, requests and websocket (`make deps` installs both). Without
-// them the tests are skipped, or fail when the CI environment variable is set.
+// them the tests are skipped, or fail when the CI environment variable is true
+// (testutil.RequireDependency).
 
 import (
 	"bytes"
@@ -38,6 +39,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 	"sio/socketio"
 )
@@ -159,26 +161,11 @@ func interopStartApp(t *testing.T, recovery bool) *interopApp {
 	a.srv.OfRegexp(interopDynRe).OnConnection(a.onConnection)
 	a.srv.Of("/private").Use(func(_ *socketio.Socket, next func(error)) { next(interopRefusal) })
 
-	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve() }()
-	select {
-	case <-a.srv.Ready():
-	case err := <-errc:
-		t.Fatalf("interop: server did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("interop: server not ready after 5s")
-	}
+	sv := testutil.Serve(t, a.srv)
 	a.url = "http://" + a.srv.Engine().Loop().Addr().String()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.srv.Close(ctx); err != nil {
-			t.Errorf("interop: server close: %v", err)
-		}
-		select {
-		case <-errc:
-		case <-time.After(5 * time.Second):
-			t.Error("interop: Serve did not return after Close")
+		if err := sv.Shutdown(); err != nil {
+			t.Errorf("interop: server shutdown: %v", err)
 		}
 		if t.Failed() {
 			if l := a.logs.String(); l != "" {
@@ -604,13 +591,11 @@ func interopJSONEq(t *testing.T, what string, got []byte, want string) bool {
 	return true
 }
 
-// interopMissing fails in CI and skips elsewhere.
+// interopMissing fails under CI=true and skips elsewhere
+// (testutil.RequireDependency).
 func interopMissing(t *testing.T, what, install string) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("interop: %s. CI must install the interop clients before the tests: run `make deps` (%s)", what, install)
-	}
-	t.Skipf("interop: %s; run `make deps` (%s) to enable this test", what, install)
+	testutil.RequireDependency(t, "interop: "+what, "run `make deps` ("+install+")")
 }
 
 func interopDir(t *testing.T) string {

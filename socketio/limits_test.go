@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"sio/internal/testutil"
 	"sio/limits"
 	"sio/socketio"
 )
@@ -36,12 +37,12 @@ func TestEventRateLimitRefusesOverTheLimitWithRetryAfter(t *testing.T) {
 		t.Fatalf("third typing in the window: %s", p.frame)
 	}
 	var rle *socketio.RateLimitError
-	if err := recv(t, errs); !errors.As(err, &rle) || rle.Event != "typing" || rle.RetryAfter < 50*time.Second {
+	if err := testutil.Recv(t, errs); !errors.As(err, &rle) || rle.Event != "typing" || rle.RetryAfter < 50*time.Second {
 		t.Fatalf("OnError got %v", err)
 	}
 	c.emit(t, `42["msg"]`)
 	for _, want := range []string{"typing", "typing", "msg"} {
-		if got := recv(t, handled); got != want {
+		if got := testutil.Recv(t, handled); got != want {
 			t.Fatalf("handled %q, want %q", got, want)
 		}
 	}
@@ -87,7 +88,7 @@ func TestFloodingClientIsDisconnectedWhileOthersKeepTheirLatency(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if r := recv(t, reasons); r != socketio.ReasonRateLimited {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonRateLimited {
 		t.Fatalf("flooder disconnected with %q, want %q", r, socketio.ReasonRateLimited)
 	}
 	close(stop)
@@ -119,7 +120,7 @@ func TestPanickingHandlerClosesOnlyThatClient(t *testing.T) {
 	a, _ := ts.wsConnected(t, "/")
 	b, _ := ts.wsConnected(t, "/")
 	a.emit(t, `42["boom"]`)
-	if r := recv(t, reasons); r != socketio.ReasonHandlerPanic {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonHandlerPanic {
 		t.Fatalf("reason %q", r)
 	}
 	a.waitClosed(t)
@@ -128,7 +129,7 @@ func TestPanickingHandlerClosesOnlyThatClient(t *testing.T) {
 	// A panicking listener during a broadcast closes only its client.
 	_, sid := ts.wsConnected(t, "/")
 	_ = ts.srv.To(socketio.Room(sid)).Emit("poison")
-	if r := recv(t, reasons); r != socketio.ReasonHandlerPanic {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonHandlerPanic {
 		t.Fatalf("reason %q", r)
 	}
 	b.emit(t, `422["echo",2]`)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"sio/internal/testutil"
 	"sio/socketio"
 )
 
@@ -81,7 +82,7 @@ func TestRecoveryConnectAckCarriesPid(t *testing.T) {
 	if pid == sid || pid == c.open.SID {
 		t.Fatalf("pid %q must differ from the sid %q and the Engine.IO sid %q", pid, sid, c.open.SID)
 	}
-	if s := recv(t, conns); s.Recovered() {
+	if s := testutil.Recv(t, conns); s.Recovered() {
 		t.Fatal("a fresh socket reports Recovered")
 	}
 	_, sid2, pid2 := recoveringClient(t, ts, "/")
@@ -100,10 +101,10 @@ func TestRecoveryPlainEmitsCarryOffsetVolatileAndAckedDoNot(t *testing.T) {
 	ts.srv.Of("/admin")
 	conns := connections(ts.srv.Sockets())
 	c, _, _ := recoveringClient(t, ts, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	s.Join("room")
 	other, _, _ := recoveringClient(t, ts, "/")
-	so := recv(t, conns)
+	so := testutil.Recv(t, conns)
 	c.connect(t, "/admin", "")
 
 	offsets := map[string]bool{}
@@ -166,12 +167,12 @@ func TestRecoveryRestoresSessionAndReplaysMissedPackets(t *testing.T) {
 	})
 
 	a, sid, pid := recoveringClient(t, ts, "/")
-	sa := recv(t, conns)
+	sa := testutil.Recv(t, conns)
 	a.send(t, "40/admin,")
 	_, pidAdmin := connectAck(t, a.next(t), "/admin")
-	recv(t, adminConns)
+	testutil.Recv(t, adminConns)
 	b, _, _ := recoveringClient(t, ts, "/")
-	sb := recv(t, conns)
+	sb := testutil.Recv(t, conns)
 	sb.Leave("room1")
 	sb.Join("other")
 
@@ -181,7 +182,7 @@ func TestRecoveryRestoresSessionAndReplaysMissedPackets(t *testing.T) {
 	lastAdmin := expectEventWithOffset(t, a, "/admin", `["a",1]`)
 
 	a.close() // the transport drops
-	if r := recv(t, reasons); r != socketio.ReasonTransportClose && r != socketio.ReasonTransportError {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonTransportClose && r != socketio.ReasonTransportError {
 		t.Fatalf("reason %q", r)
 	}
 	if sa.Connected() || ts.srv.Sockets().Socket(socketio.SocketID(sid)) != nil {
@@ -212,7 +213,7 @@ func TestRecoveryRestoresSessionAndReplaysMissedPackets(t *testing.T) {
 	if p.frame != fmt.Sprintf(`40{"sid":%q,"pid":%q}`, sid, pid) {
 		t.Fatalf("got %s, want the CONNECT ack with the same sid and pid after the missed packets", p)
 	}
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if !s.Recovered() || string(s.ID()) != sid || !s.Connected() {
 		t.Fatalf("socket %q recovered %v", s.ID(), s.Recovered())
 	}
@@ -233,7 +234,7 @@ func TestRecoveryRestoresSessionAndReplaysMissedPackets(t *testing.T) {
 	if _, pid := connectAck(t, p, "/admin"); pid != pidAdmin {
 		t.Fatalf("admin ack %s", p)
 	}
-	if s := recv(t, adminConns); !s.Recovered() {
+	if s := testutil.Recv(t, adminConns); !s.Recovered() {
 		t.Fatal("the /admin socket was not recovered")
 	}
 
@@ -244,12 +245,12 @@ func TestRecoveryRestoresSessionAndReplaysMissedPackets(t *testing.T) {
 
 	// Another transport drop persists the session again (as in Node).
 	a2.close()
-	recv(t, reasons)
+	testutil.Recv(t, reasons)
 	a3 := reconnect(t, ts, "/", pid, last)
 	if p := a3.next(t); p.frame != fmt.Sprintf(`40{"sid":%q,"pid":%q}`, sid, pid) {
 		t.Fatalf("second recovery: got %s", p)
 	}
-	if s := recv(t, conns); !s.Recovered() {
+	if s := testutil.Recv(t, conns); !s.Recovered() {
 		t.Fatal("second recovery: not recovered")
 	}
 	// A session is restored once: the same pid and offset from another
@@ -270,11 +271,11 @@ func TestRecoveryWithUnknownOffsetOrPidGivesFreshSocket(t *testing.T) {
 		}
 	})
 	a, sid, pid := recoveringClient(t, ts, "/")
-	recv(t, conns)
+	testutil.Recv(t, conns)
 	_ = ts.srv.Emit("e")
 	last := expectEventWithOffset(t, a, "/", `["e"]`)
 	a.close()
-	recv(t, reasons)
+	testutil.Recv(t, reasons)
 
 	for name, auth := range map[string]string{
 		"unknown offset": fmt.Sprintf(`{"pid":%q,"offset":"nope"}`, pid),
@@ -289,12 +290,12 @@ func TestRecoveryWithUnknownOffsetOrPidGivesFreshSocket(t *testing.T) {
 			if newSID == sid || newPID == pid || newPID == "" {
 				t.Fatalf("sid %q pid %q: want a fresh socket", newSID, newPID)
 			}
-			s := recv(t, conns)
+			s := testutil.Recv(t, conns)
 			if s.Recovered() || !slices.Contains(s.Rooms(), "fresh-room") || string(s.Handshake().Auth) != auth {
 				t.Fatalf("recovered %v rooms %v auth %s", s.Recovered(), s.Rooms(), s.Handshake().Auth)
 			}
 			c.close()
-			recv(t, reasons)
+			testutil.Recv(t, reasons)
 		})
 	}
 	// The session is still there for the right pid and offset.
@@ -309,11 +310,11 @@ func TestRecoveryExpiresAfterMaxDisconnectionDuration(t *testing.T) {
 	conns := connections(ts.srv.Sockets())
 	reasons := disconnectReasons(ts.srv.Sockets())
 	a, sid, pid := recoveringClient(t, ts, "/")
-	recv(t, conns)
+	testutil.Recv(t, conns)
 	_ = ts.srv.Emit("e")
 	last := expectEventWithOffset(t, a, "/", `["e"]`)
 	a.close()
-	recv(t, reasons)
+	testutil.Recv(t, reasons)
 	time.Sleep(recoveryWindow + 200*time.Millisecond) // let the session expire
 	_ = ts.srv.Emit("later")                          // something in the log after the wait
 	c := reconnect(t, ts, "/", pid, last)
@@ -322,7 +323,7 @@ func TestRecoveryExpiresAfterMaxDisconnectionDuration(t *testing.T) {
 	if newSID == sid || newPID == pid {
 		t.Fatalf("got %s: the session should have expired", p)
 	}
-	if s := recv(t, conns); s.Recovered() {
+	if s := testutil.Recv(t, conns); s.Recovered() {
 		t.Fatal("recovered after expiry")
 	}
 }
@@ -334,38 +335,38 @@ func TestRecoveryDoesNotFollowNamespaceDisconnects(t *testing.T) {
 
 	t.Run("client namespace disconnect", func(t *testing.T) {
 		a, sid, pid := recoveringClient(t, ts, "/")
-		recv(t, conns)
+		testutil.Recv(t, conns)
 		_ = ts.srv.Emit("e")
 		last := expectEventWithOffset(t, a, "/", `["e"]`)
 		a.send(t, "41")
-		if r := recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
+		if r := testutil.Recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
 			t.Fatalf("reason %q", r)
 		}
 		a.send(t, connectFrame("/", fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, last)))
 		if newSID, _ := connectAck(t, a.next(t), "/"); newSID == sid {
 			t.Fatal("recovered after a client namespace disconnect")
 		}
-		if s := recv(t, conns); s.Recovered() {
+		if s := testutil.Recv(t, conns); s.Recovered() {
 			t.Fatal("Recovered() after a client namespace disconnect")
 		}
 		a.close()
-		recv(t, reasons)
+		testutil.Recv(t, reasons)
 	})
 	t.Run("server namespace disconnect", func(t *testing.T) {
 		a, sid, pid := recoveringClient(t, ts, "/")
-		s := recv(t, conns)
+		s := testutil.Recv(t, conns)
 		_ = ts.srv.Emit("e")
 		last := expectEventWithOffset(t, a, "/", `["e"]`)
 		s.Disconnect(false)
 		a.expect(t, "41")
-		if r := recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
+		if r := testutil.Recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
 			t.Fatalf("reason %q", r)
 		}
 		c := reconnect(t, ts, "/", pid, last)
 		if newSID, _ := connectAck(t, c.next(t), "/"); newSID == sid {
 			t.Fatal("recovered after a server namespace disconnect")
 		}
-		if s := recv(t, conns); s.Recovered() {
+		if s := testutil.Recv(t, conns); s.Recovered() {
 			t.Fatal("Recovered() after a server namespace disconnect")
 		}
 	})
@@ -387,16 +388,16 @@ func TestRecoverySkipMiddlewares(t *testing.T) {
 			conns := connections(ts.srv.Sockets())
 			reasons := disconnectReasons(ts.srv.Sockets())
 			a, sid, pid := recoveringClient(t, ts, "/")
-			recv(t, conns)
+			testutil.Recv(t, conns)
 			_ = ts.srv.Emit("e")
 			last := expectEventWithOffset(t, a, "/", `["e"]`)
 			a.close()
-			recv(t, reasons)
+			testutil.Recv(t, reasons)
 			c := reconnect(t, ts, "/", pid, last)
 			if newSID, _ := connectAck(t, c.next(t), "/"); newSID != sid {
 				t.Fatalf("sid %q, want the recovered %q", newSID, sid)
 			}
-			if s := recv(t, conns); !s.Recovered() {
+			if s := testutil.Recv(t, conns); !s.Recovered() {
 				t.Fatal("not recovered")
 			}
 			want := int32(2)
@@ -425,7 +426,7 @@ func TestRecoverySkipMiddlewares(t *testing.T) {
 		_ = ts.srv.Emit("e")
 		last := expectEventWithOffset(t, a, "/", `["e"]`)
 		a.close()
-		recv(t, reasons)
+		testutil.Recv(t, reasons)
 		c := reconnect(t, ts, "/", pid, last)
 		c.expect(t, `44{"message":"no comeback"}`)
 		if ts.srv.Sockets().Len() != 0 {
@@ -447,7 +448,7 @@ func TestRecoveryAfterConcurrentBroadcastsReplaysNothingTwice(t *testing.T) {
 	const emitters = 8
 	for round := 0; round < 150; round++ {
 		a, _, pid := recoveringClient(t, ts, "/")
-		recv(t, conns)
+		testutil.Recv(t, conns)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for g := 0; g < emitters; g++ {
@@ -465,13 +466,13 @@ func TestRecoveryAfterConcurrentBroadcastsReplaysNothingTwice(t *testing.T) {
 			last, _ = offsetOf(t, a.next(t))
 		}
 		a.close()
-		recv(t, reasons)
+		testutil.Recv(t, reasons)
 		c := reconnect(t, ts, "/", pid, last)
 		if p := c.next(t); p.typ != 0 {
 			t.Fatalf("round %d: replayed %s although the client had received everything up to offset %s", round, p, last)
 		}
-		recv(t, conns)
+		testutil.Recv(t, conns)
 		c.close()
-		recv(t, reasons)
+		testutil.Recv(t, reasons)
 	}
 }

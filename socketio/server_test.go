@@ -19,6 +19,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/socketio"
 )
 
@@ -50,7 +51,7 @@ func TestConnectToMainNamespaceAcksWithFreshSocketID(t *testing.T) {
 	if len(sid) != 20 || strings.Trim(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 		t.Fatalf("socket id %q: want 20 URL-safe characters", sid)
 	}
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if string(s.ID()) != sid || s.Namespace().Name() != "/" || !s.Connected() || s.Recovered() {
 		t.Fatalf("socket %q nsp %q connected %v recovered %v", s.ID(), s.Namespace().Name(), s.Connected(), s.Recovered())
 	}
@@ -76,7 +77,7 @@ func TestConnectToStaticNamespace(t *testing.T) {
 	conns := connections(admin)
 	c := ts.ws(t)
 	sid := c.connect(t, "/admin", "")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if string(s.ID()) != sid || s.Namespace() != admin || admin.Len() != 1 || ts.srv.Sockets().Len() != 0 {
 		t.Fatalf("socket %q in %q; /admin has %d, / has %d", s.ID(), s.Namespace().Name(), admin.Len(), ts.srv.Sockets().Len())
 	}
@@ -109,7 +110,7 @@ func TestDynamicNamespaceFromRegexpInheritsMiddlewaresAndHandlers(t *testing.T) 
 
 	c := ts.ws(t)
 	sid := c.connect(t, "/dyn-42", "")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if string(s.ID()) != sid || s.Namespace().Name() != "/dyn-42" {
 		t.Fatalf("socket %q in %q", s.ID(), s.Namespace().Name())
 	}
@@ -124,12 +125,12 @@ func TestDynamicNamespaceFromRegexpInheritsMiddlewaresAndHandlers(t *testing.T) 
 	// A second client lands in the same child.
 	c2 := ts.ws(t)
 	c2.connect(t, "/dyn-42", "")
-	if s2 := recv(t, conns); s2.Namespace() != child {
+	if s2 := testutil.Recv(t, conns); s2.Namespace() != child {
 		t.Fatal("a second child was created for the same name")
 	}
 	// Another matching name makes another child; a non-matching one is refused.
 	c2.connect(t, "/dyn-7", "")
-	recv(t, conns)
+	testutil.Recv(t, conns)
 	c2.send(t, "40/dyn-x,")
 	c2.expect(t, `44/dyn-x,{"message":"Invalid namespace"}`)
 
@@ -153,7 +154,7 @@ func TestDynamicNamespaceFromFuncSeesAuth(t *testing.T) {
 	conns := connections(parent)
 	c := ts.ws(t)
 	c.connect(t, "/tenant-1", `{"ok":true}`)
-	if s := recv(t, conns); s.Namespace().Name() != "/tenant-1" || string(s.Handshake().Auth) != `{"ok":true}` {
+	if s := testutil.Recv(t, conns); s.Namespace().Name() != "/tenant-1" || string(s.Handshake().Auth) != `{"ok":true}` {
 		t.Fatalf("socket in %q with auth %s", s.Namespace().Name(), s.Handshake().Auth)
 	}
 	c.send(t, `40/tenant-2,{"ok":false}`)
@@ -196,11 +197,11 @@ func TestHandshakeAuthIsEmptyObjectWhenNoneSent(t *testing.T) {
 	adminConns := connections(ts.srv.Of("/admin"))
 	c := ts.ws(t)
 	c.connect(t, "/", "")
-	if a := string(recv(t, conns).Handshake().Auth); a != "{}" {
+	if a := string(testutil.Recv(t, conns).Handshake().Auth); a != "{}" {
 		t.Fatalf("auth %q, want {}", a)
 	}
 	c.connect(t, "/admin", `{"token":"abc","n":[1,2.50]}`)
-	if a := string(recv(t, adminConns).Handshake().Auth); a != `{"token":"abc","n":[1,2.50]}` {
+	if a := string(testutil.Recv(t, adminConns).Handshake().Auth); a != `{"token":"abc","n":[1,2.50]}` {
 		t.Fatalf("auth %q, want the CONNECT payload byte for byte", a)
 	}
 }
@@ -215,7 +216,7 @@ func TestPidAndOffsetInAuthAreIgnoredWithoutRecovery(t *testing.T) {
 	if pid != "" || p.frame != `40{"sid":"`+sid+`"}` {
 		t.Fatalf("CONNECT ack %s: want only a sid without recovery", p)
 	}
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if s.Recovered() || string(s.Handshake().Auth) != `{"pid":"abc","offset":"def","token":"t"}` {
 		t.Fatalf("recovered %v, auth %s", s.Recovered(), s.Handshake().Auth)
 	}
@@ -227,7 +228,7 @@ func TestHandshakeExposesQueryHeadersAndAddress(t *testing.T) {
 	before := time.Now()
 	c := ts.wsWith(t, "&room=lobby&name=a%20b&t=123", http.Header{"X-Custom": {"hello"}})
 	c.connect(t, "/", "")
-	hs := recv(t, conns).Handshake()
+	hs := testutil.Recv(t, conns).Handshake()
 	for k, want := range map[string]string{
 		"room": "lobby", "name": "a b", "EIO": "4", "transport": "websocket", "t": "123", "missing": "",
 	} {
@@ -270,7 +271,7 @@ func TestPollingClientConnectsEmitsAcksAndSendsBinary(t *testing.T) {
 		t.Fatalf("upgrades %v", p.open.Upgrades)
 	}
 	sid := p.connect(t, "/", "")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if string(s.ID()) != sid || s.Transport() != "polling" {
 		t.Fatalf("socket %q transport %q", s.ID(), s.Transport())
 	}
@@ -305,7 +306,7 @@ func TestPollingClientConnectsEmitsAcksAndSendsBinary(t *testing.T) {
 		t.Fatalf("got %s", q)
 	}
 	p.post(t, fmt.Sprintf(`43%d["!",2]`, q.id))
-	if a := recv(t, got); a != `"!",2` {
+	if a := testutil.Recv(t, got); a != `"!",2` {
 		t.Fatalf("ack args %s", a)
 	}
 
@@ -318,7 +319,7 @@ func TestPollingClientConnectsEmitsAcksAndSendsBinary(t *testing.T) {
 	}
 
 	p.post(t, "41")
-	if r := recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 }
@@ -341,13 +342,13 @@ func TestSyncMiddlewareRunsBeforeConnection(t *testing.T) {
 	conns := connections(ts.srv.Sockets())
 	c := ts.ws(t)
 	c.connect(t, "/", `{"user":"ann"}`)
-	if s := recv(t, conns); s.Data() != "ann" {
+	if s := testutil.Recv(t, conns); s.Data() != "ann" {
 		t.Fatalf("data %v", s.Data())
 	}
 	c2 := ts.ws(t)
 	c2.send(t, "40")
 	c2.expect(t, `44{"message":"no user"}`)
-	recvNone(t, conns, 50*time.Millisecond)
+	testutil.RecvNone(t, conns, 50*time.Millisecond)
 }
 
 func TestAsyncMiddlewareMayCallNextFromAnotherGoroutine(t *testing.T) {
@@ -374,7 +375,7 @@ func TestAsyncMiddlewareMayCallNextFromAnotherGoroutine(t *testing.T) {
 	if d := time.Since(start); d < 25*time.Millisecond {
 		t.Fatalf("connected after %v, before the middleware called next", d)
 	}
-	if s := recv(t, conns); s.Data() != "bob" {
+	if s := testutil.Recv(t, conns); s.Data() != "bob" {
 		t.Fatalf("data %v", s.Data())
 	}
 	c.send(t, `421["whoami"]`)
@@ -383,7 +384,7 @@ func TestAsyncMiddlewareMayCallNextFromAnotherGoroutine(t *testing.T) {
 	c2 := ts.ws(t)
 	c2.send(t, "40")
 	c2.expect(t, `44{"message":"who are you","data":{"retry":false}}`)
-	recvNone(t, conns, 50*time.Millisecond)
+	testutil.RecvNone(t, conns, 50*time.Millisecond)
 }
 
 func TestMiddlewareRefusalSendsConnectErrorWithData(t *testing.T) {
@@ -408,15 +409,15 @@ func TestMiddlewareRefusalSendsConnectErrorWithData(t *testing.T) {
 	// The connection stays open; the client may try again.
 	c.send(t, "40/admin,")
 	c.expect(t, `44/admin,{"message":"not authorized","data":{"code":42}}`)
-	recvNone(t, conns, 50*time.Millisecond)
-	recvNone(t, mainConns, 0)
+	testutil.RecvNone(t, conns, 50*time.Millisecond)
+	testutil.RecvNone(t, mainConns, 0)
 	if admin.Len() != 0 || ts.srv.Sockets().Len() != 0 || ts.srv.Engine().Count() != 1 {
 		t.Fatalf("/admin has %d sockets, / %d, %d sessions", admin.Len(), ts.srv.Sockets().Len(), ts.srv.Engine().Count())
 	}
 
 	c2 := ts.wsWith(t, "&token=good", nil)
 	c2.connect(t, "/admin", "")
-	recv(t, conns)
+	testutil.Recv(t, conns)
 }
 
 func TestMiddlewaresRunInOrderAndStopAtFirstRefusal(t *testing.T) {
@@ -445,7 +446,7 @@ func TestMiddlewaresRunInOrderAndStopAtFirstRefusal(t *testing.T) {
 
 	c := ts.ws(t)
 	c.connect(t, "/", "")
-	checkFor(t, time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(order, []string{"first", "second", "third", "connection"}) {
@@ -510,7 +511,7 @@ func TestEventHandlerGetsRawArguments(t *testing.T) {
 	})
 	c, _ := ts.wsConnected(t, "/")
 	c.send(t, `42["ev","str",12.5,{"a":[1,2]},null,true]`)
-	v := recv(t, got)
+	v := testutil.Recv(t, got)
 	if v.name != "ev" || v.hasAck || v.n != 5 {
 		t.Fatalf("name %q ack %v len %d", v.name, v.hasAck, v.n)
 	}
@@ -539,7 +540,7 @@ func TestEventNamesMayBeNumbersOrEscapedStrings(t *testing.T) {
 	c.send(t, `42["caf\u00e9",true]`)
 	c.send(t, `42["a\"b"]`)
 	for _, want := range []string{`1|"one"`, `-2.5|`, `café|true`, `a"b|`} {
-		if g := recv(t, got); g != want {
+		if g := testutil.Recv(t, got); g != want {
 			t.Fatalf("got %q, want %q", g, want)
 		}
 	}
@@ -579,7 +580,7 @@ func TestBinaryArgumentsAtTopLevelAndNested(t *testing.T) {
 	c, _ := ts.wsConnected(t, "/")
 	c.emit(t, `452-["bin",{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}],"n":1}]`,
 		[]byte{1, 2, 3}, []byte{4, 5})
-	v := recv(t, got)
+	v := testutil.Recv(t, got)
 	if !v.topOK || !bytes.Equal(v.top, []byte{1, 2, 3}) || !v.notBin {
 		t.Fatalf("Bytes: %x %v %v", v.top, v.topOK, v.notBin)
 	}
@@ -714,7 +715,7 @@ func TestSecondAckIsIgnored(t *testing.T) {
 	c.expect(t, `434["late"]`)
 	c.expectNone(t, 50*time.Millisecond)
 	for i := 0; i < 4; i++ {
-		if err := recv(t, errs); err != nil {
+		if err := testutil.Recv(t, errs); err != nil {
 			t.Fatalf("Ack: %v", err)
 		}
 	}
@@ -738,7 +739,7 @@ func TestOnAnySeesEveryEventFirst(t *testing.T) {
 	c.send(t, `42["a"]`)
 	c.send(t, `42["unhandled"]`)
 	c.send(t, `42[7]`)
-	checkFor(t, time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(log, []string{"any:a", "on:a", "on2:a", "any:unhandled", "any:7"}) {
@@ -756,16 +757,16 @@ func TestOnAnyOutgoingSeesEmits(t *testing.T) {
 		s.OnAnyOutgoing(func(event string, args []any) { out <- fmt.Sprintf("%s %v", event, args) })
 	})
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if err := s.Emit("news", 1, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, out); got != "news [1 x]" {
+	if got := testutil.Recv(t, out); got != "news [1 x]" {
 		t.Fatalf("outgoing %q", got)
 	}
 	c.expect(t, `42["news",1,"x"]`)
 	_ = s.Timeout(time.Second).Emit("q", socketio.AckHandler(func(*socketio.Args, error) {}))
-	if got := recv(t, out); got != "q []" {
+	if got := testutil.Recv(t, out); got != "q []" {
 		t.Fatalf("outgoing %q (the ack handler must not be listed)", got)
 	}
 }
@@ -792,7 +793,7 @@ func TestOnAnyOutgoingSeesBroadcasts(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 		t.Fatal("OnAnyOutgoing is not called for broadcasts (io.Emit / To(room).Emit) that reach the socket")
 	}
-	if got := recv(t, out); got != "room [2]" {
+	if got := testutil.Recv(t, out); got != "room [2]" {
 		t.Fatalf("outgoing %q", got)
 	}
 }
@@ -820,17 +821,17 @@ func TestPacketMiddlewareCanDropEventAndReportError(t *testing.T) {
 	})
 	c, _ := ts.wsConnected(t, "/")
 	c.send(t, `42["forbidden",1]`)
-	if err := recv(t, errs); err.Error() != "not allowed: forbidden" {
+	if err := testutil.Recv(t, errs); err.Error() != "not allowed: forbidden" {
 		t.Fatalf("OnError got %v", err)
 	}
 	c.send(t, `421["allowed"]`)
 	c.expect(t, `431[]`)
 	for _, want := range []string{"mw2:allowed", "any:allowed", "allowed"} {
-		if got := recv(t, handled); got != want {
+		if got := testutil.Recv(t, handled); got != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	recvNone(t, handled, 20*time.Millisecond)
+	testutil.RecvNone(t, handled, 20*time.Millisecond)
 }
 
 // A packet middleware that calls next later (an async permission check) must
@@ -858,7 +859,7 @@ func TestAsyncPacketMiddlewareKeepsArgumentsIntact(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c.send(t, `42["fast","BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"]`)
 	}
-	if a := recv(t, got); a != `"AAAAAAAAAAAAAAAAAAAAAAAA"` {
+	if a := testutil.Recv(t, got); a != `"AAAAAAAAAAAAAAAAAAAAAAAA"` {
 		t.Fatalf("handler got %q", a)
 	}
 }
@@ -871,7 +872,7 @@ func TestReservedEventNamesFromClientCloseConnection(t *testing.T) {
 			c, _ := ts.wsConnected(t, "/")
 			c.send(t, `42["`+name+`"]`)
 			c.waitClosed(t)
-			if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+			if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 				t.Fatalf("reason %q", r)
 			}
 		})
@@ -882,7 +883,7 @@ func TestEmittingReservedEventNamesFails(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	for _, name := range []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"} {
 		for what, err := range map[string]error{
 			"socket.Emit":          s.Emit(name),
@@ -932,23 +933,23 @@ func TestServerAckHandlerGetsClientAnswer(t *testing.T) {
 	q1 := c.expect(t, `420["question","ready?"]`)
 	q2 := c.expect(t, `421["question","binary?"]`)
 	c.send(t, fmt.Sprintf(`43%d["yes",{"x":1}]`, q1.id))
-	if a := recv(t, answers); a.err != nil || !slices.Equal(a.args, []string{`"yes"`, `{"x":1}`}) {
+	if a := testutil.Recv(t, answers); a.err != nil || !slices.Equal(a.args, []string{`"yes"`, `{"x":1}`}) {
 		t.Fatalf("answer %+v", a)
 	}
 	c.emit(t, fmt.Sprintf(`461-%d["bin",{"_placeholder":true,"num":0}]`, q2.id), []byte{1, 2})
-	if a := recv(t, answers); a.err != nil || !bytes.Equal(a.bin, []byte{1, 2}) {
+	if a := testutil.Recv(t, answers); a.err != nil || !bytes.Equal(a.bin, []byte{1, 2}) {
 		t.Fatalf("binary answer %+v", a)
 	}
 	// A second answer to the same id is ignored.
 	c.send(t, fmt.Sprintf(`43%d["again"]`, q1.id))
-	recvNone(t, answers, 50*time.Millisecond)
+	testutil.RecvNone(t, answers, 50*time.Millisecond)
 }
 
 func TestTimeoutEmitFailsWhenClientDoesNotAnswer(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	errs := make(chan error, 2)
 	start := time.Now()
 	if err := s.Timeout(100*time.Millisecond).Emit("q", socketio.AckHandler(func(a *socketio.Args, err error) {
@@ -960,7 +961,7 @@ func TestTimeoutEmitFailsWhenClientDoesNotAnswer(t *testing.T) {
 	if q.id < 0 {
 		t.Fatalf("no ack id in %s", q)
 	}
-	if err := recv(t, errs); !errors.Is(err, socketio.ErrTimeout) || err.Error() != "operation has timed out" {
+	if err := testutil.Recv(t, errs); !errors.Is(err, socketio.ErrTimeout) || err.Error() != "operation has timed out" {
 		t.Fatalf("err %v", err)
 	}
 	if d := time.Since(start); d < 90*time.Millisecond {
@@ -968,7 +969,7 @@ func TestTimeoutEmitFailsWhenClientDoesNotAnswer(t *testing.T) {
 	}
 	// A late answer is ignored.
 	c.send(t, fmt.Sprintf(`43%d["late"]`, q.id))
-	recvNone(t, errs, 50*time.Millisecond)
+	testutil.RecvNone(t, errs, 50*time.Millisecond)
 
 	// EmitWithAck with a timeout too.
 	if _, err := s.Timeout(50*time.Millisecond).EmitWithAck(context.Background(), "q2"); !errors.Is(err, socketio.ErrTimeout) {
@@ -980,7 +981,7 @@ func TestEmitWithAckFromGoroutineReturnsAnswer(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	type res struct {
 		a   *socketio.Args
 		err error
@@ -995,7 +996,7 @@ func TestEmitWithAckFromGoroutineReturnsAnswer(t *testing.T) {
 		t.Fatalf("got %s", q)
 	}
 	c.send(t, fmt.Sprintf(`43%d["answer",[1,2]]`, q.id))
-	r := recv(t, done)
+	r := testutil.Recv(t, done)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -1036,7 +1037,7 @@ func TestEmitWithAckOnEventLoopReturnsErrOnLoop(t *testing.T) {
 	c, _ := ts.wsConnected(t, "/")
 	c.send(t, `421["ev"]`)
 	for i := 0; i < 4; i++ {
-		if err := recv(t, errs); !errors.Is(err, socketio.ErrOnLoop) {
+		if err := testutil.Recv(t, errs); !errors.Is(err, socketio.ErrOnLoop) {
 			t.Fatalf("call %d: %v, want ErrOnLoop", i, err)
 		}
 	}
@@ -1048,11 +1049,11 @@ func TestAckIDsArePerNamespaceCountersFromZero(t *testing.T) {
 	conns := connections(ts.srv.Sockets())
 	adminConns := connections(ts.srv.Of("/admin"))
 	a, _ := ts.wsConnected(t, "/")
-	sa := recv(t, conns)
+	sa := testutil.Recv(t, conns)
 	b, _ := ts.wsConnected(t, "/")
-	sb := recv(t, conns)
+	sb := testutil.Recv(t, conns)
 	c, _ := ts.wsConnected(t, "/admin")
-	sc := recv(t, adminConns)
+	sc := testutil.Recv(t, adminConns)
 	noop := socketio.AckHandler(func(*socketio.Args, error) {})
 	_ = sa.Emit("x", noop)
 	a.expect(t, `420["x"]`)
@@ -1078,7 +1079,7 @@ func TestUnknownAckIDsFromClientAreIgnored(t *testing.T) {
 		s.On("echo", func(e *socketio.Event) { _ = e.Ack(e.Values()...) })
 	})
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	c.send(t, `4399["nobody asked"]`)
 	c.send(t, `430[]`)
 	c.emit(t, `461-12[{"_placeholder":true,"num":0}]`, []byte{1})
@@ -1089,7 +1090,7 @@ func TestUnknownAckIDsFromClientAreIgnored(t *testing.T) {
 	_ = s.Emit("q", socketio.AckHandler(func(a *socketio.Args, err error) { got <- fmt.Sprint(argsStrings(a), err) }))
 	q := c.next(t)
 	c.send(t, fmt.Sprintf(`43%d[1]`, q.id))
-	if g := recv(t, got); g != "[1] <nil>" {
+	if g := testutil.Recv(t, got); g != "[1] <nil>" {
 		t.Fatalf("ack %q", g)
 	}
 }
@@ -1098,7 +1099,7 @@ func TestPendingAcksFailWhenSocketDisconnects(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	errs := make(chan error, 4)
 	h := socketio.AckHandler(func(a *socketio.Args, err error) { errs <- err })
 	_ = s.Emit("q1", h)
@@ -1107,7 +1108,7 @@ func TestPendingAcksFailWhenSocketDisconnects(t *testing.T) {
 	c.next(t)
 	c.close()
 	for i := 0; i < 2; i++ {
-		if err := recv(t, errs); !errors.Is(err, socketio.ErrDisconnected) {
+		if err := testutil.Recv(t, errs); !errors.Is(err, socketio.ErrDisconnected) {
 			t.Fatalf("err %v, want ErrDisconnected", err)
 		}
 	}
@@ -1115,7 +1116,7 @@ func TestPendingAcksFailWhenSocketDisconnects(t *testing.T) {
 	if err := s.Emit("q3", h); !errors.Is(err, socketio.ErrDisconnected) {
 		t.Fatalf("Emit after disconnect: %v", err)
 	}
-	if err := recv(t, errs); !errors.Is(err, socketio.ErrDisconnected) {
+	if err := testutil.Recv(t, errs); !errors.Is(err, socketio.ErrDisconnected) {
 		t.Fatalf("handler after disconnect: %v", err)
 	}
 	if _, err := s.EmitWithAck(context.Background(), "q4"); !errors.Is(err, socketio.ErrDisconnected) {
@@ -1127,7 +1128,7 @@ func TestMaxPendingAcksIsEnforced(t *testing.T) {
 	ts := startServer(t, socketio.Options{MaxPendingAcks: 2})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	answered := make(chan string, 4)
 	h := func(name string) socketio.AckHandler {
 		return func(a *socketio.Args, err error) { answered <- fmt.Sprint(name, " ", err) }
@@ -1148,7 +1149,7 @@ func TestMaxPendingAcksIsEnforced(t *testing.T) {
 	c.next(t)
 	c.expectNone(t, 20*time.Millisecond) // the refused emits were not sent
 	c.send(t, fmt.Sprintf(`43%d[]`, q1.id))
-	if got := recv(t, answered); got != "1 <nil>" {
+	if got := testutil.Recv(t, answered); got != "1 <nil>" {
 		t.Fatalf("answered %q", got)
 	}
 	// One slot is free again.
@@ -1167,11 +1168,11 @@ func TestServerAckTimeoutOptionApplies(t *testing.T) {
 	ts := startServer(t, socketio.Options{AckTimeout: 100 * time.Millisecond})
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	errs := make(chan error, 1)
 	start := time.Now()
 	_ = s.Emit("q", socketio.AckHandler(func(a *socketio.Args, err error) { errs <- err }))
-	if err := recv(t, errs); !errors.Is(err, socketio.ErrTimeout) {
+	if err := testutil.Recv(t, errs); !errors.Is(err, socketio.ErrTimeout) {
 		t.Fatalf("err %v", err)
 	}
 	if d := time.Since(start); d < 90*time.Millisecond || d > 2*time.Second {
@@ -1193,7 +1194,7 @@ func TestJoinLeaveAndRooms(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	conns := connections(ts.srv.Sockets())
 	_, sid := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	if r := s.Rooms(); !slices.Equal(r, []socketio.Room{socketio.Room(sid)}) {
 		t.Fatalf("rooms %v, want only its own", r)
 	}
@@ -1238,7 +1239,7 @@ func roomClients(t *testing.T, ts *testServer, nsp string, n int) ([]*wsClient, 
 	for i := range cs {
 		var sid string
 		cs[i], sid = ts.wsConnected(t, nsp)
-		ss[i] = recv(t, conns)
+		ss[i] = testutil.Recv(t, conns)
 		if string(ss[i].ID()) != sid {
 			t.Fatalf("socket %q connected, client has %q", ss[i].ID(), sid)
 		}
@@ -1373,7 +1374,7 @@ func TestVolatileIsDroppedForPollingClientWithoutPendingGET(t *testing.T) {
 	p2 := ts.polling(t)
 	conns := connections(ts.srv.Sockets())
 	p2.connect(t, "/", "")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	_ = s.Volatile().Emit("dropped")
 	_ = s.Emit("kept")
 	if body := p2.poll(t); body != `42["kept"]` {
@@ -1458,7 +1459,7 @@ func TestBroadcastAckCollectsOneReplyPerClient(t *testing.T) {
 		id = p.id
 		c.send(t, fmt.Sprintf(`43%d[%d]`, p.id, i))
 	}
-	r := recv(t, done)
+	r := testutil.Recv(t, done)
 	if r.err != nil || len(r.replies) != 3 {
 		t.Fatalf("replies %d, err %v", len(r.replies), r.err)
 	}
@@ -1476,7 +1477,7 @@ func TestBroadcastAckCollectsOneReplyPerClient(t *testing.T) {
 	_ = ts.srv.To("nobody").Timeout(time.Second).Emit("poll", socketio.BroadcastAckHandler(func(r []*socketio.Args, err error) {
 		empty <- res{r, err}
 	}))
-	if r := recv(t, empty); r.err != nil || len(r.replies) != 0 {
+	if r := testutil.Recv(t, empty); r.err != nil || len(r.replies) != 0 {
 		t.Fatalf("empty broadcast: %d replies, %v", len(r.replies), r.err)
 	}
 }
@@ -1497,7 +1498,7 @@ func TestBroadcastAckTimesOutWithPartialReplies(t *testing.T) {
 			c.send(t, fmt.Sprintf(`43%d["yes"]`, p.id))
 		}
 	}
-	r := recv(t, done)
+	r := testutil.Recv(t, done)
 	if !errors.Is(r.err, socketio.ErrTimeout) || len(r.replies) != 2 {
 		t.Fatalf("%d replies, err %v; want 2 and ErrTimeout", len(r.replies), r.err)
 	}
@@ -1597,11 +1598,11 @@ func TestDisconnectSocketsSendsDisconnectPacket(t *testing.T) {
 	cs[0].expect(t, "41")
 	cs[1].expect(t, "41")
 	for i := 0; i < 2; i++ {
-		if r := recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
+		if r := testutil.Recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
 			t.Fatalf("reason %q", r)
 		}
 	}
-	checkFor(t, time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		if n := ts.srv.Sockets().Len(); n != 1 {
 			return fmt.Errorf("%d sockets", n)
 		}
@@ -1631,13 +1632,13 @@ func TestDisconnectSocketsWithCloseClosesConnection(t *testing.T) {
 		c.waitClosed(t)
 	}
 	for i := 0; i < 2; i++ {
-		if r := recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
+		if r := testutil.Recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
 			t.Fatalf("reason %q", r)
 		}
 	}
 	_ = ts.srv.Emit("still")
 	cs[2].expect(t, `42["still"]`)
-	checkFor(t, time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		if n := ts.srv.Engine().Count(); n != 1 {
 			return fmt.Errorf("%d sessions", n)
 		}
@@ -1662,7 +1663,7 @@ func TestServerSideEmitOnSingleNodeIsNoop(t *testing.T) {
 	if n, err := ts.srv.Sockets().Adapter().ServerCount(ctx); n != 1 || err != nil {
 		t.Fatalf("ServerCount %d %v", n, err)
 	}
-	recvNone(t, called, 30*time.Millisecond)
+	testutil.RecvNone(t, called, 30*time.Millisecond)
 	c.expectNone(t, 20*time.Millisecond)
 }
 
@@ -1730,11 +1731,11 @@ func TestClientNamespaceDisconnectKeepsConnectionOpen(t *testing.T) {
 	c, _ := ts.wsConnected(t, "/")
 	c.connect(t, "/admin", "")
 	c.send(t, "41/admin,")
-	if r := recv(t, adminReasons); r != socketio.ReasonClientNamespaceDisconnect {
+	if r := testutil.Recv(t, adminReasons); r != socketio.ReasonClientNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 	c.send(t, "41")
-	if r := recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonClientNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 	// Zero namespaces left, but the Engine.IO connection is open: the next
@@ -1759,15 +1760,15 @@ func TestServerDisconnectSendsDisconnectPacket(t *testing.T) {
 	adminConns := connections(ts.srv.Of("/admin"))
 	c, _ := ts.wsConnected(t, "/")
 	c.connect(t, "/admin", "")
-	admin := recv(t, adminConns)
+	admin := testutil.Recv(t, adminConns)
 	c.send(t, `42["please-disconnect-me"]`)
 	c.expect(t, "41")
-	if r := recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 	admin.Disconnect(false)
 	c.expect(t, "41/admin,")
-	if r := recv(t, adminReasons); r != socketio.ReasonServerNamespaceDisconnect {
+	if r := testutil.Recv(t, adminReasons); r != socketio.ReasonServerNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 	admin.Disconnect(false) // twice: nothing more is sent
@@ -1784,7 +1785,7 @@ func TestServerDisconnectWithCloseClosesConnection(t *testing.T) {
 	adminReasons := disconnectReasons(ts.srv.Of("/admin"))
 	conns := connections(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
-	s := recv(t, conns)
+	s := testutil.Recv(t, conns)
 	c.connect(t, "/admin", "")
 	s.Disconnect(true)
 	var got []string
@@ -1796,10 +1797,10 @@ func TestServerDisconnectWithCloseClosesConnection(t *testing.T) {
 		t.Fatalf("got %q, want a DISCONNECT for each namespace", got)
 	}
 	c.waitClosed(t)
-	if r := recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonServerNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
-	if r := recv(t, adminReasons); r != socketio.ReasonServerNamespaceDisconnect {
+	if r := testutil.Recv(t, adminReasons); r != socketio.ReasonServerNamespaceDisconnect {
 		t.Fatalf("reason %q", r)
 	}
 	ts.checkNoLeaks(t)
@@ -1810,7 +1811,7 @@ func TestClientClosingWebSocketIsTransportClose(t *testing.T) {
 	reasons := disconnectReasons(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
 	_ = c.write(ws.OpClose, []byte{0x03, 0xe8}) // a WebSocket close frame, 1000
-	if r := recv(t, reasons); r != socketio.ReasonTransportClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonTransportClose {
 		t.Fatalf("close frame: reason %q", r)
 	}
 	c.waitClosed(t)
@@ -1818,7 +1819,7 @@ func TestClientClosingWebSocketIsTransportClose(t *testing.T) {
 	p := ts.polling(t)
 	p.connect(t, "/", "")
 	p.post(t, "1")
-	if r := recv(t, reasons); r != socketio.ReasonTransportClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonTransportClose {
 		t.Fatalf("polling close packet: reason %q", r)
 	}
 
@@ -1826,7 +1827,7 @@ func TestClientClosingWebSocketIsTransportClose(t *testing.T) {
 	// "close" (1006) and engine.io reports "transport close".
 	c2, _ := ts.wsConnected(t, "/")
 	_ = c2.conn.(*net.TCPConn).CloseWrite()
-	if r := recv(t, reasons); r != socketio.ReasonTransportClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonTransportClose {
 		t.Fatalf("a clean TCP close (FIN) of the WebSocket is reported as %q, want %q", r, socketio.ReasonTransportClose)
 	}
 }
@@ -1838,7 +1839,7 @@ func TestMissingPongIsPingTimeout(t *testing.T) {
 	reasons := disconnectReasons(ts.srv.Sockets())
 	c, _ := ts.wsConnected(t, "/")
 	c.noPong.Store(true)
-	if r := recv(t, reasons); r != socketio.ReasonPingTimeout {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonPingTimeout {
 		t.Fatalf("reason %q", r)
 	}
 	c.waitClosed(t)
@@ -1849,7 +1850,7 @@ func TestMissingPongIsPingTimeout(t *testing.T) {
 			t.Fatalf("got %s, want a ping", p)
 		}
 	}
-	recvNone(t, reasons, 0)
+	testutil.RecvNone(t, reasons, 0)
 }
 
 func TestServerCloseIsServerShuttingDown(t *testing.T) {
@@ -1858,13 +1859,13 @@ func TestServerCloseIsServerShuttingDown(t *testing.T) {
 	adminReasons := disconnectReasons(ts.srv.Of("/admin"))
 	c, _ := ts.wsConnected(t, "/")
 	c.connect(t, "/admin", "")
-	if err := ts.shutdown(); err != nil {
+	if err := ts.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if r := recv(t, reasons); r != socketio.ReasonServerShuttingDown {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonServerShuttingDown {
 		t.Fatalf("reason %q", r)
 	}
-	if r := recv(t, adminReasons); r != socketio.ReasonServerShuttingDown {
+	if r := testutil.Recv(t, adminReasons); r != socketio.ReasonServerShuttingDown {
 		t.Fatalf("reason %q", r)
 	}
 	c.waitClosed(t)
@@ -1883,7 +1884,7 @@ func TestInvalidPacketsForceClose(t *testing.T) {
 			c, _ := ts.wsConnected(t, "/")
 			c.send(t, f)
 			c.waitClosed(t)
-			if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+			if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 				t.Fatalf("reason %q", r)
 			}
 		})
@@ -1899,7 +1900,7 @@ func TestPacketForUnjoinedNamespaceClosesConnection(t *testing.T) {
 			c, _ := ts.wsConnected(t, "/")
 			c.send(t, f)
 			c.waitClosed(t)
-			if r := recv(t, reasons); r != socketio.ReasonForcedServerClose {
+			if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedServerClose {
 				t.Fatalf("reason %q", r)
 			}
 		})
@@ -1916,7 +1917,7 @@ func TestDuplicateConnectClosesConnection(t *testing.T) {
 	c, _ := ts.wsConnected(t, "/")
 	c.send(t, "40")
 	c.waitClosed(t)
-	if r := recv(t, reasons); r != socketio.ReasonForcedServerClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedServerClose {
 		t.Fatalf("reason %q", r)
 	}
 	// Also while the first CONNECT still waits for an async middleware.
@@ -1932,7 +1933,7 @@ func TestDuplicateConnectClosesConnection(t *testing.T) {
 	c2.waitClosed(t)
 	close(release)
 	<-released
-	recvNone(t, slowConns, 100*time.Millisecond)
+	testutil.RecvNone(t, slowConns, 100*time.Millisecond)
 	if slow.Len() != 0 {
 		t.Fatal("the socket joined after its connection closed")
 	}
@@ -1976,10 +1977,10 @@ func TestDisconnectingSeesRoomsAndDisconnectComesAfter(t *testing.T) {
 	})
 	c, _ := ts.wsConnected(t, "/")
 	c.send(t, "41")
-	if e := recv(t, events); e != "disconnecting client namespace disconnect [r1 r2]" {
+	if e := testutil.Recv(t, events); e != "disconnecting client namespace disconnect [r1 r2]" {
 		t.Fatalf("first %q", e)
 	}
-	if e := recv(t, events); e != "disconnect client namespace disconnect [] false" {
+	if e := testutil.Recv(t, events); e != "disconnect client namespace disconnect [] false" {
 		t.Fatalf("second %q", e)
 	}
 }
@@ -1996,7 +1997,7 @@ func TestDisconnectRemovesSocketRoomsAndGoroutines(t *testing.T) {
 	ss := socketsByID(t, conns, 4)
 	p := ts.polling(t)
 	p.connect(t, "/", "")
-	recv(t, conns)
+	testutil.Recv(t, conns)
 	if n := ts.srv.Sockets().Len(); n != 5 {
 		t.Fatalf("%d sockets", n)
 	}
@@ -2007,7 +2008,7 @@ func TestDisconnectRemovesSocketRoomsAndGoroutines(t *testing.T) {
 		c.close() // transport close
 	}
 	p.post(t, "1")
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if n := ts.srv.Sockets().Len(); n != 0 {
 			return fmt.Errorf("%d sockets", n)
 		}
@@ -2046,7 +2047,7 @@ func TestJoinRacingWithDisconnectLeavesNoRoom(t *testing.T) {
 		for i := 0; i < 8; i++ {
 			c, _ := ts.wsConnected(t, "/")
 			cs = append(cs, c)
-			ss = append(ss, recv(t, conns))
+			ss = append(ss, testutil.Recv(t, conns))
 		}
 		var wg sync.WaitGroup
 		for i := range ss {
@@ -2068,7 +2069,7 @@ func TestJoinRacingWithDisconnectLeavesNoRoom(t *testing.T) {
 		}
 		wg.Wait()
 		for range ss {
-			recv(t, reasons)
+			testutil.Recv(t, reasons)
 		}
 		for _, s := range ss {
 			if rs := ts.srv.Sockets().Adapter().SocketRooms(s.ID()); len(rs) != 0 {
@@ -2087,7 +2088,7 @@ func TestJoinRacingWithDisconnectLeavesNoRoom(t *testing.T) {
 func TestBlockingCallsAfterCloseAreNotMistakenForEventLoop(t *testing.T) {
 	ts := startServer(t, socketio.Options{})
 	ts.wsConnected(t, "/")
-	if err := ts.shutdown(); err != nil {
+	if err := ts.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	var wrong sync.Map
@@ -2191,7 +2192,7 @@ func TestBadInputsCloseOnlyThatConnection(t *testing.T) {
 				t.Fatalf("the server answered %v", left)
 			}
 			if !in.preConnect {
-				if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+				if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 					t.Fatalf("reason %q", r)
 				}
 			}
@@ -2228,7 +2229,7 @@ func TestAttachmentsThatNeverArriveAreCutByTimeout(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Fatalf("closed after %v, before the attachment timeout", d)
 	}
-	if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 		t.Fatalf("reason %q", r)
 	}
 	ts.noPanics(t)
@@ -2267,7 +2268,7 @@ func TestAttachmentBytesOverLimitCloseConnection(t *testing.T) {
 	c, _ := ts.wsConnected(t, "/")
 	c.emit(t, `452-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, make([]byte, 600), make([]byte, 600))
 	c.waitClosed(t)
-	if r := recv(t, reasons); r != socketio.ReasonForcedClose {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonForcedClose {
 		t.Fatalf("reason %q", r)
 	}
 	ok.send(t, `422["e"]`)

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 	"sio/socketio"
 )
@@ -57,7 +58,7 @@ const (
 // dialSlow opens a WebSocket session from source address i, connects it
 // to "/" and from then on never reads.
 func dialSlow(addr string, i int) (net.Conn, error) {
-	d := sourceDialer(i)
+	d := testutil.SourceDialer(i)
 	d.Control = func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -115,7 +116,7 @@ func startMemPeak(t testing.TB, port int) *memPeak {
 			if h := ms.HeapInuse; h > m.heap.Load() {
 				m.heap.Store(h)
 			}
-			if r := readRSS(); r > m.rss.Load() {
+			if r := testutil.ReadRSS(); r > m.rss.Load() {
 				m.rss.Store(r)
 			}
 			if i%20 == 0 { // every 100 ms: /proc/net/tcp lists every socket of the host, TIME_WAIT included
@@ -148,21 +149,6 @@ func (m *memPeak) end() {
 		close(m.stop)
 	}
 	<-m.done
-}
-
-// readRSS is vmRSS without a testing.TB (0 when unavailable).
-func readRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // kernelQueued sums tx_queue of the sockets whose local port is port (the
@@ -316,7 +302,7 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 			mu.Unlock()
 		})
 	})
-	base := snapshot(t)
+	base := testutil.Snapshot(t)
 
 	var followers []*follower
 	for i := 0; i < r.normal; i++ {
@@ -345,14 +331,14 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 		slow = append(slow, c)
 		slowAddrs = append(slowAddrs, procAddr(c.LocalAddr()))
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if n := ts.srv.Sockets().Len(); n != r.slow+r.normal {
 			return fmt.Errorf("%d sockets connected, want %d", n, r.slow+r.normal)
 		}
 		return nil
 	})
 
-	res := slowResult{baseLive: heapLive(), baseHeap: heapInUse(), baseRSS: settledRSS(t)}
+	res := slowResult{baseLive: testutil.HeapLive(), baseHeap: testutil.HeapInUse(), baseRSS: testutil.SettledRSS(t)}
 	peak := startMemPeak(t, port)
 	slowClosed := func() int {
 		mu.Lock()
@@ -421,9 +407,9 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 		measured = true
 		res.capBroadcasts = seq + 1
 		res.userQueued, res.userQueuedMax, res.kernelQueued, res.kernelQueuedMx = user, userMax, kern, kernMax
-		res.pinnedLive = heapLive()
-		res.pinnedHeap = heapInUse()
-		res.pinnedRSS = settledRSS(t)
+		res.pinnedLive = testutil.HeapLive()
+		res.pinnedHeap = testutil.HeapInUse()
+		res.pinnedRSS = testutil.SettledRSS(t)
 	}
 	// Each broadcast waits until every normal client has the one before
 	// last: they read as fast as they can, so nothing queues up for them.
@@ -494,7 +480,7 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 			t.Errorf("sessions closed as slow consumer: %d, want %d (all %v)", n, r.slow, st.Engine.Closed)
 		}
 		// Their buffers went with them.
-		ts.checkResources(t, resources{fds: base.fds + 2*r.normal + r.slow, goroutines: base.goroutines + r.normal},
+		ts.checkResources(t, testutil.Resources{FDs: base.FDs + 2*r.normal + r.slow, Goroutines: base.Goroutines + r.normal},
 			leftovers{sessions: r.normal, conns: int64(r.normal), sockets: r.normal, rooms: []socketio.Room{"all"}}, 5*time.Second)
 	}
 	for _, c := range slow {
@@ -505,7 +491,7 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 		f.c.close()
 	}
 	ts.checkResources(t, base, leftovers{}, 10*time.Second)
-	res.afterHeap = heapInUse()
+	res.afterHeap = testutil.HeapInUse()
 	mu.Lock()
 	res.reasons = reasons
 	mu.Unlock()
@@ -537,6 +523,7 @@ func runSlow(t *testing.T, r slowRun) slowResult {
 // The kernel's socket buffers are measured apart: they are in neither heap
 // nor RSS.
 func checkSlowMemory(t *testing.T, r slowRun, res slowResult) {
+	mib := testutil.MiB
 	capBytes := int64(slowCap)
 	kind := ""
 	if r.volatile {
@@ -577,7 +564,7 @@ func checkSlowMemory(t *testing.T, r slowRun, res slowResult) {
 	if grown > peakBound {
 		t.Errorf("peak heap grew by %s, over the bound %s", mib(grown), mib(peakBound))
 	}
-	if rssGrown > peakBound && !raceEnabled() { // the race detector's shadow memory is in RSS
+	if rssGrown > peakBound && !testutil.RaceEnabled() { // the race detector's shadow memory is in RSS
 		t.Errorf("peak RSS grew by %s, over the bound %s", mib(rssGrown), mib(peakBound))
 	}
 	if after := int64(res.afterHeap) - int64(res.baseHeap); after > fixed/4 {
@@ -606,9 +593,9 @@ func TestSlowConsumerOverPollingIsClosed(t *testing.T) {
 		s.Join("all")
 		s.OnDisconnect(func(reason string) { reasons <- reason })
 	})
-	base := snapshot(t)
+	base := testutil.Snapshot(t)
 	normal, _ := ts.wsConnected(t, "/")
-	p := &churnPoll{d: sourceDialer(0), addr: ts.addr}
+	p := &churnPoll{d: testutil.SourceDialer(0), addr: ts.addr}
 	open, err := p.do("GET", "")
 	if err != nil || !strings.HasPrefix(open, `0{"sid":"`) {
 		t.Fatalf("handshake %q: %v", open, err)
@@ -645,12 +632,12 @@ func TestSlowConsumerOverPollingIsClosed(t *testing.T) {
 	for n := 0; n < crossing; n++ {
 		emit(n)
 	}
-	recvNone(t, reasons, 200*time.Millisecond) // the polling session's loop may lag the normal client's
+	testutil.RecvNone(t, reasons, 200*time.Millisecond) // the polling session's loop may lag the normal client's
 	if n := ts.srv.Engine().Count(); n != 2 {
 		t.Fatalf("%d sessions with %d bytes buffered, under the cap of %d", n, buffered, maxBuffered)
 	}
 	emit(crossing)
-	if r := recv(t, reasons); r != socketio.ReasonSlowConsumer {
+	if r := testutil.Recv(t, reasons); r != socketio.ReasonSlowConsumer {
 		t.Fatalf("reason %q, want %q", r, socketio.ReasonSlowConsumer)
 	}
 	if got := ts.srv.Stats().Engine.Closed[engine.ReasonSlowConsumer]; got != 1 {
