@@ -23,6 +23,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"sio/engine"
+	"sio/internal/testutil"
 	"sio/loop"
 )
 
@@ -143,7 +144,7 @@ func TestWebSocketBacklogIsBoundedByMaxBufferedBytes(t *testing.T) {
 	for range 64 << 20 / msgLen { // 64 MB, 64 times the bound
 		s.Send(msg, false)
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := ts.srv.Stats().Closed[engine.ReasonSlowConsumer]; n != 1 {
 			return fmt.Errorf("closed reasons %v", ts.srv.Stats().Closed)
 		}
@@ -175,7 +176,7 @@ func TestWebSocketThatTakesNothingIsClosedAfterTheStallTimeout(t *testing.T) {
 	for range 256 { // 4 MB: far below the 128 MiB default bound
 		s.Send(msg, false)
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if n := ts.srv.Stats().Closed[engine.ReasonSlowConsumer]; n != 1 {
 			return fmt.Errorf("closed reasons %v", ts.srv.Stats().Closed)
 		}
@@ -218,7 +219,7 @@ func TestBusyProducerDoesNotStarveTheLoopsConnections(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
 		if p := l.Pending(); p < 512 {
 			return fmt.Errorf("%d tasks queued", p)
 		}
@@ -261,7 +262,7 @@ func TestPostWaitsWhileTheLoopQueueIsFull(t *testing.T) {
 			l.PostFunc(func() { mu.Lock(); order = append(order, i); mu.Unlock() })
 		}
 	}()
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
 		if p := l.Pending(); p != 8 {
 			return fmt.Errorf("%d queued, want 8", p)
 		}
@@ -278,7 +279,7 @@ func TestPostWaitsWhileTheLoopQueueIsFull(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the producer is still waiting after the loop drained")
 	}
-	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(order) != 20 {
