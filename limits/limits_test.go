@@ -246,7 +246,7 @@ func TestSanitizeText(t *testing.T) {
 		{"java\nscript:x", "java\nscript\u2236x"},
 		{"vbscript:msgbox", "vbscript\u2236msgbox"},
 		{"data:text/html;base64,PHNjcmlwdD4=", "data\u2236text/html;base64,PHNjcmlwdD4="},
-		{"metadata: fine", "metadata\u2236 fine"}, // conservative: ends with "data"
+		{"metadata: fine", "metadata: fine"},
 		{"&#60;script&#62;", "&amp;#60;script&amp;#62;"},
 		{"&lt;b&gt;", "&amp;lt;b&amp;gt;"},
 		{"`${x}`", "&#96;${x}&#96;"},
@@ -396,6 +396,42 @@ func TestSanitizeTextNeutralisedColonSurvivesCharacterReferenceDecoding(t *testi
 		out := SanitizeText(in)
 		if sch := liveScheme(html.UnescapeString(out)); sch != "" {
 			t.Errorf("SanitizeText(%q) = %q decodes to a live %s: scheme", in, out, sch)
+		}
+	}
+}
+
+// A scheme is the whole token before the colon: the sanitizer used to flag
+// any word ending in "data", so "metadata: x" lost its colon.
+func TestSanitizeTextLeavesWordsEndingInASchemeNameAlone(t *testing.T) {
+	for _, in := range []string{
+		"metadata: x",
+		"Metadata:",
+		"bigdata:2024",
+		"nodata:",
+		"xjavascript:",
+		"MyJavaScript: notes",
+		"2data: second",
+		"meta\u200Bdata: x", // the dropped character leaves "metadata"
+	} {
+		want := strings.ReplaceAll(in, "\u200B", "")
+		if got := SanitizeText(in); got != want {
+			t.Errorf("SanitizeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Still neutralised: the name starts a link for a linkifier there.
+	for _, in := range []string{
+		"data: x",
+		" data:x",
+		"x-data:",
+		"(javascript:alert(1))",
+		"_javascript:",
+		"x\tjavascript:",
+		"é javascript:",
+		"\uFFFDvbscript:",
+		"a.javascript:",
+	} {
+		if got := SanitizeText(in); strings.Count(got, neutralColon) != 1 {
+			t.Errorf("SanitizeText(%q) = %q, want the colon neutralised", in, got)
 		}
 	}
 }

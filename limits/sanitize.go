@@ -32,7 +32,10 @@ const neutralColon = "\u2236"
 //     anywhere in the name (URL parsers delete them), is replaced by
 //     U+2236 RATIO ("∶"), which reads as a colon, but which neither a
 //     browser's character reference decoding nor NFKC normalisation turns
-//     back into ':'.
+//     back into ':'. The name must start the text or follow something other
+//     than an ASCII letter or digit: "metadata:" is left alone, while
+//     "x-data:", "(javascript:" and "x\tjavascript:" are neutralised, since
+//     a linkifier may start a link there.
 //
 // The output is not safe in unquoted attribute values (it keeps spaces and
 // '='), inside <script> or <style>, or as a URL: check URLs with ValidateURL.
@@ -144,7 +147,10 @@ func endsWithDangerousScheme(out string) bool {
 
 // endsWithScheme reports whether out ends with name (lower case ASCII),
 // ignoring ASCII case and the tabs, newlines and carriage returns that URL
-// parsers delete.
+// parsers delete, and the name is not glued to an ASCII letter or digit
+// before it. Everything else SanitizeText writes is a boundary, as the
+// character it stands for is to a browser or linkifier: its character
+// references end in ';', and U+FFFD and the neutral colon are not ASCII.
 //
 // The scan never passes a colon, so over a whole text it reads each byte at
 // most once per name.
@@ -159,5 +165,9 @@ func endsWithScheme(out, name string) bool {
 		}
 		j--
 	}
-	return true
+	if j == 0 {
+		return true
+	}
+	c := out[j-1]
+	return !(c|0x20 >= 'a' && c|0x20 <= 'z' || c >= '0' && c <= '9')
 }
