@@ -273,6 +273,14 @@ func TestSanitizeText(t *testing.T) {
 // after anything but an ASCII letter or digit, both in the text as written
 // and with its tabs and newlines deleted.
 func liveScheme(text string) string {
+	if sch := hrefScheme(text); sch != "" {
+		return sch
+	}
+	return linkScheme(text)
+}
+
+// hrefScheme returns the dangerous scheme of text used as an href, or "".
+func hrefScheme(text string) string {
 	href := stripTabNewline(strings.TrimFunc(text, func(r rune) bool { return r <= ' ' }))
 	if sch := urlScheme(href); sch != "" {
 		for _, name := range dangerousSchemes {
@@ -281,6 +289,12 @@ func liveScheme(text string) string {
 			}
 		}
 	}
+	return ""
+}
+
+// linkScheme returns a dangerous scheme a linkifier could find in text, or
+// "".
+func linkScheme(text string) string {
 	for _, t := range []string{text, stripTabNewline(text)} {
 		for i := 0; i < len(t); i++ {
 			if i > 0 && isASCIIAlnum(t[i-1]) {
@@ -412,6 +426,7 @@ func TestSanitizeTextLeavesWordsEndingInASchemeNameAlone(t *testing.T) {
 		"MyJavaScript: notes",
 		"2data: second",
 		"meta\u200Bdata: x", // the dropped character leaves "metadata"
+		"x\tjava\nscript:",  // "xjavascript:" to a URL parser, "script:" to a linkifier
 	} {
 		want := strings.ReplaceAll(in, "\u200B", "")
 		if got := SanitizeText(in); got != want {
@@ -425,7 +440,8 @@ func TestSanitizeTextLeavesWordsEndingInASchemeNameAlone(t *testing.T) {
 		"x-data:",
 		"(javascript:alert(1))",
 		"_javascript:",
-		"x\tjavascript:",
+		"x\tjavascript:",    // a linkifier starts after the tab
+		"x \tjava\nscript:", // a URL parser deletes the tab and newline
 		"é javascript:",
 		"\uFFFDvbscript:",
 		"a.javascript:",

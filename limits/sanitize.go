@@ -27,15 +27,16 @@ const neutralColon = "\u2236"
 //   - & < > " ' ` become the character references &amp; &lt; &gt; &quot;
 //     &#39; &#96;; fullwidth and small angle brackets (which NFKC folds into
 //     < and >) become &lt; and &gt;.
-//   - A colon that ends the name "javascript", "vbscript" or "data" in the
-//     normalised text, in any case, with tabs, newlines or carriage returns
-//     anywhere in the name (URL parsers delete them), is replaced by
-//     U+2236 RATIO ("∶"), which reads as a colon, but which neither a
-//     browser's character reference decoding nor NFKC normalisation turns
-//     back into ':'. The name must start the text or follow something other
-//     than an ASCII letter or digit: "metadata:" is left alone, while
-//     "x-data:", "(javascript:" and "x\tjavascript:" are neutralised, since
-//     a linkifier may start a link there.
+//   - A colon that ends the scheme name "javascript", "vbscript" or "data"
+//     in the normalised text, in any case, is replaced by U+2236 RATIO
+//     ("∶"), which reads as a colon, but which neither a browser's character
+//     reference decoding nor NFKC normalisation turns back into ':'. The
+//     name counts where a URL parser or a linkifier would find it: with tabs,
+//     newlines and carriage returns deleted (as URL parsers do) it starts the
+//     text or follows anything but an ASCII letter or digit; or, unbroken,
+//     it follows a tab, newline or carriage return. So "metadata:" is left
+//     alone, while "java\tscript:", "x-data:", "(javascript:" and
+//     "x\tjavascript:" are neutralised.
 //
 // The output is not safe in unquoted attribute values (it keeps spaces and
 // '='), inside <script> or <style>, or as a URL: check URLs with ValidateURL.
@@ -145,24 +146,35 @@ func endsWithDangerousScheme(out string) bool {
 	return endsWithScheme(out, "javascript") || endsWithScheme(out, "vbscript") || endsWithScheme(out, "data")
 }
 
-// endsWithScheme reports whether out ends with name (lower case ASCII),
-// ignoring ASCII case and the tabs, newlines and carriage returns that URL
-// parsers delete, and the name is not glued to an ASCII letter or digit
-// before it. Everything else SanitizeText writes is a boundary, as the
-// character it stands for is to a browser or linkifier: its character
-// references end in ';', and U+FFFD and the neutral colon are not ASCII.
+// endsWithScheme reports whether out ends with name (lower case ASCII), in
+// any ASCII case, where a URL parser or a linkifier would read it as a
+// scheme. A URL parser deletes tabs, newlines and carriage returns, so they
+// may split the name, which must then start the text or follow anything but
+// an ASCII letter or digit. A linkifier reads the text as written and starts
+// a link after a tab or newline too, if the name is unbroken. Everything
+// else SanitizeText writes is a boundary, as the character it stands for is
+// to a browser or linkifier: its character references end in ';', and
+// U+FFFD and the neutral colon are not ASCII.
 //
 // The scan never passes a colon, so over a whole text it reads each byte at
-// most once per name.
+// most twice per name.
 func endsWithScheme(out, name string) bool {
 	j := len(out)
+	split := false
 	for k := len(name) - 1; k >= 0; k-- {
-		for j > 0 && (out[j-1] == '\t' || out[j-1] == '\n' || out[j-1] == '\r') {
+		for j > 0 && isTabOrNewline(out[j-1]) {
 			j--
+			split = true
 		}
 		if j == 0 || out[j-1]|0x20 != name[k] {
 			return false
 		}
+		j--
+	}
+	if !split && j > 0 && isTabOrNewline(out[j-1]) {
+		return true
+	}
+	for j > 0 && isTabOrNewline(out[j-1]) {
 		j--
 	}
 	if j == 0 {
@@ -171,3 +183,5 @@ func endsWithScheme(out, name string) bool {
 	c := out[j-1]
 	return !(c|0x20 >= 'a' && c|0x20 <= 'z' || c >= '0' && c <= '9')
 }
+
+func isTabOrNewline(c byte) bool { return c == '\t' || c == '\n' || c == '\r' }
