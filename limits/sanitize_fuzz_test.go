@@ -107,6 +107,7 @@ var xssVectors = []string{
 	"java\u0085script:alert(1)", "java\u180Escript:alert(1)", "meta\u200Bdata: x",
 	"\u202Egnp.exe", "abc\u202Efed\u202C", "\u2067x\u2069",
 	"\u2065", // reserved, default ignorable: found by the fuzzer, the oracle had missed it
+	everyRemovedCharacter("java", "script:alert(1)"),
 	// Look-alike brackets and colons.
 	"\uFF1Cscript\uFF1Ealert(1)\uFF1C/script\uFF1E", "\uFE64script\uFE65",
 	"\uFF4A\uFF41\uFF56\uFF41\uFF53\uFF43\uFF52\uFF49\uFF50\uFF54\uFF1Aalert(1)",
@@ -135,6 +136,20 @@ func removedBySanitizer(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// everyRemovedCharacter joins a and b with every character SanitizeText
+// promises to remove, so the seeds alone check each of them.
+func everyRemovedCharacter(a, b string) string {
+	var sb strings.Builder
+	sb.WriteString(a)
+	for r := rune(0); r <= 0xFFFF; r++ {
+		if removedBySanitizer(r) {
+			sb.WriteRune(r)
+		}
+	}
+	sb.WriteString(b)
+	return sb.String()
 }
 
 // sanitizerReferences are the only character references SanitizeText
