@@ -3,6 +3,7 @@ package limits
 import (
 	"context"
 	"errors"
+	"html"
 	"net/netip"
 	"strings"
 	"sync"
@@ -240,12 +241,12 @@ func TestSanitizeText(t *testing.T) {
 		{"héllo 你好 🎉", "héllo 你好 🎉"},
 		{"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
 		{`<img src=x onerror="alert(1)">`, "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"},
-		{"<a href='javascript:alert(1)'>x</a>", "&lt;a href=&#39;javascript&#58;alert(1)&#39;&gt;x&lt;/a&gt;"},
-		{"JaVa\tScRiPt:alert(1)", "JaVa\tScRiPt&#58;alert(1)"},
-		{"java\nscript:x", "java\nscript&#58;x"},
-		{"vbscript:msgbox", "vbscript&#58;msgbox"},
-		{"data:text/html;base64,PHNjcmlwdD4=", "data&#58;text/html;base64,PHNjcmlwdD4="},
-		{"metadata: fine", "metadata&#58; fine"}, // conservative: ends with "data"
+		{"<a href='javascript:alert(1)'>x</a>", "&lt;a href=&#39;javascript\u2236alert(1)&#39;&gt;x&lt;/a&gt;"},
+		{"JaVa\tScRiPt:alert(1)", "JaVa\tScRiPt\u2236alert(1)"},
+		{"java\nscript:x", "java\nscript\u2236x"},
+		{"vbscript:msgbox", "vbscript\u2236msgbox"},
+		{"data:text/html;base64,PHNjcmlwdD4=", "data\u2236text/html;base64,PHNjcmlwdD4="},
+		{"metadata: fine", "metadata: fine"},
 		{"&#60;script&#62;", "&amp;#60;script&amp;#62;"},
 		{"&lt;b&gt;", "&amp;lt;b&amp;gt;"},
 		{"`${x}`", "&#96;${x}&#96;"},
@@ -259,6 +260,194 @@ func TestSanitizeText(t *testing.T) {
 	} {
 		if got := SanitizeText(tc.in); got != tc.want {
 			t.Errorf("SanitizeText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// liveScheme returns the first javascript:, vbscript: or data: scheme that
+// a browser or a linkifier could find in text that has already been through
+// HTML character reference decoding, or "" if there is none. It looks where
+// the WHATWG URL parser looks when text is an href (after stripping leading
+// and trailing C0 controls and spaces and deleting tabs and newlines), and at
+// every position a linkifier might start a link: the start of the text or
+// after anything but an ASCII letter or digit, both in the text as written
+// and with its tabs and newlines deleted.
+func liveScheme(text string) string {
+	if sch := hrefScheme(text); sch != "" {
+		return sch
+	}
+	return linkScheme(text)
+}
+
+// hrefScheme returns the dangerous scheme of text used as an href, or "".
+func hrefScheme(text string) string {
+	href := stripTabNewline(strings.TrimFunc(text, func(r rune) bool { return r <= ' ' }))
+	if sch := urlScheme(href); sch != "" {
+		for _, name := range dangerousSchemes {
+			if sch == name {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// linkScheme returns a dangerous scheme a linkifier could find in text, or
+// "".
+func linkScheme(text string) string {
+	for _, t := range []string{text, stripTabNewline(text)} {
+		for i := 0; i < len(t); i++ {
+			if i > 0 && isASCIIAlnum(t[i-1]) {
+				continue
+			}
+			for _, name := range dangerousSchemes {
+				if len(t)-i > len(name) && t[i+len(name)] == ':' && asciiEqualFold(t[i:i+len(name)], name) {
+					return name
+				}
+			}
+		}
+	}
+	return ""
+}
+
+var dangerousSchemes = []string{"javascript", "vbscript", "data"}
+
+// urlScheme returns the lower-cased scheme of a preprocessed URL as the
+// WHATWG URL parser's scheme state reads it: an ASCII letter, then ASCII
+// letters, digits, '+', '-' or '.', up to a ':'.
+func urlScheme(u string) string {
+	if u == "" || !isASCIIAlpha(u[0]) {
+		return ""
+	}
+	for k := 1; k < len(u); k++ {
+		c := u[k]
+		switch {
+		case isASCIIAlnum(c) || c == '+' || c == '-' || c == '.':
+		case c == ':':
+			return strings.ToLower(u[:k])
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+func stripTabNewline(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func isASCIIAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isASCIIAlnum(c byte) bool { return isASCIIAlpha(c) || c >= '0' && c <= '9' }
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if isASCIIAlpha(x) {
+			x |= 0x20
+		}
+		if isASCIIAlpha(y) {
+			y |= 0x20
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// The sanitizer used to judge schemes on the raw input and drop invisible
+// characters afterwards, so a character it dropped could split a scheme name
+// from the judge and join it again in the output.
+func TestSanitizeTextJudgesSchemesAfterDroppingInvisibleCharacters(t *testing.T) {
+	for _, in := range []string{
+		"java\u200Bscript:alert(1)",               // zero-width space
+		"java\u200Cscript:alert(1)",               // zero-width non-joiner
+		"java\u202Escript:alert(1)",               // right-to-left override
+		"java\u2066script:alert(1)",               // bidi isolate
+		"javascript\u2060:alert(1)",               // word joiner before the colon
+		"\u200Bjavascript:alert(1)",               // zero-width space before the name
+		"x \uFEFFjavascript:alert(1)",             // BOM before the name
+		"d\u00AData:text/html,<script>x</script>", // soft hyphen
+		"vb\u061Cscript:msgbox(1)",                // arabic letter mark
+		"java\x00script:alert(1)",                 // NUL
+		"java\x1bscript:alert(1)",                 // ESC
+		"java\u0085script:alert(1)",               // C1 control (NEL)
+		"jav\tascript:alert(1)",                   // tab, deleted by URL parsers
+		"java\nscript:alert(1)",                   // newline
+		"java\r\nscript:alert(1)",                 // CR LF
+		"java\t\u200B\nscript\t:alert(1)",         // dropped and deleted characters mixed
+		"JaVa\u200DsCrIpT:alert(1)",               // mixed case
+		"<a href=\"java\u200Bscript:alert(1)\">x</a>",
+	} {
+		out := SanitizeText(in)
+		if sch := liveScheme(html.UnescapeString(out)); sch != "" {
+			t.Errorf("SanitizeText(%q) = %q: live %s: scheme", in, out, sch)
+		}
+		if strings.Count(out, neutralColon) != 1 {
+			t.Errorf("SanitizeText(%q) = %q: want the colon neutralised", in, out)
+		}
+	}
+}
+
+// "&#58;" is no neutralisation: a browser decodes it back into ':' in an
+// attribute value (and a client that sets the text as HTML does too).
+func TestSanitizeTextNeutralisedColonSurvivesCharacterReferenceDecoding(t *testing.T) {
+	for _, in := range []string{
+		"javascript:alert(1)",
+		"JaVa\tScRiPt:alert(1)",
+		"vbscript:msgbox(1)",
+		"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+		"<a href='javascript:alert(1)'>x</a>",
+	} {
+		out := SanitizeText(in)
+		if sch := liveScheme(html.UnescapeString(out)); sch != "" {
+			t.Errorf("SanitizeText(%q) = %q decodes to a live %s: scheme", in, out, sch)
+		}
+	}
+}
+
+// A scheme is the whole token before the colon: the sanitizer used to flag
+// any word ending in "data", so "metadata: x" lost its colon.
+func TestSanitizeTextLeavesWordsEndingInASchemeNameAlone(t *testing.T) {
+	for _, in := range []string{
+		"metadata: x",
+		"Metadata:",
+		"bigdata:2024",
+		"nodata:",
+		"xjavascript:",
+		"MyJavaScript: notes",
+		"2data: second",
+		"meta\u200Bdata: x", // the dropped character leaves "metadata"
+		"x\tjava\nscript:",  // "xjavascript:" to a URL parser, "script:" to a linkifier
+	} {
+		want := strings.ReplaceAll(in, "\u200B", "")
+		if got := SanitizeText(in); got != want {
+			t.Errorf("SanitizeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Still neutralised: the name starts a link for a linkifier there.
+	for _, in := range []string{
+		"data: x",
+		" data:x",
+		"x-data:",
+		"(javascript:alert(1))",
+		"_javascript:",
+		"x\tjavascript:",    // a linkifier starts after the tab
+		"x \tjava\nscript:", // a URL parser deletes the tab and newline
+		"é javascript:",
+		"\uFFFDvbscript:",
+		"a.javascript:",
+	} {
+		if got := SanitizeText(in); strings.Count(got, neutralColon) != 1 {
+			t.Errorf("SanitizeText(%q) = %q, want the colon neutralised", in, got)
 		}
 	}
 }
