@@ -10,7 +10,8 @@ import (
 	"sio/codec"
 )
 
-// jsonAPI encodes like JSON.stringify: compact, no HTML escaping.
+// jsonAPI decodes received arguments (emitted ones are encoded by encoder,
+// in encode.go).
 var jsonAPI = sonic.Config{EscapeHTML: false, CompactMarshaler: true, CopyString: true}.Froze()
 
 // Args are the arguments of a received event or acknowledgement. The JSON
