@@ -712,14 +712,8 @@ type mapEntry struct {
 
 func (e *encoder) mapValue(v reflect.Value) error {
 	t := v.Type()
-	switch t.Key().Kind() {
-	case reflect.String,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-	default:
-		if !t.Key().Implements(textMarshalerType) {
-			return &json.UnsupportedTypeError{Type: t}
-		}
+	if !mapKeyOK(t.Key()) {
+		return &json.UnsupportedTypeError{Type: t}
 	}
 	if v.IsNil() {
 		e.buf = append(e.buf, "null"...)
@@ -884,7 +878,9 @@ func infoOf(t reflect.Type) *typeInfo {
 // handed whole to sonic: it may hold a []byte (an interface may hold
 // anything) or a RawBinary, or it has a part sonic encodes otherwise than
 // encoding/json: a ",string" string field (the doubly quoted string is
-// HTML-escaped once by sonic, twice by encoding/json).
+// HTML-escaped once by sonic, twice by encoding/json), an "omitempty" float
+// field (-0 is empty for encoding/json only), a map with keys encoding/json
+// rejects (bool, float: sonic writes them).
 // A json.Marshaler or encoding.TextMarshaler encodes itself and is never
 // walked; a type whose pointer only is one is judged as if it were not
 // (walk checks addressability before walking it).
@@ -906,16 +902,36 @@ func computeNeedsWalk(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return true
 	case reflect.Slice:
 		return isByteSlice(t) || computeNeedsWalk(t.Elem(), seen)
-	case reflect.Pointer, reflect.Array, reflect.Map:
+	case reflect.Pointer, reflect.Array:
 		return computeNeedsWalk(t.Elem(), seen)
+	case reflect.Map:
+		// sonic writes bool and float keys, encoding/json rejects them.
+		return !mapKeyOK(t.Key()) || computeNeedsWalk(t.Elem(), seen)
 	case reflect.Struct:
 		for _, f := range cachedFields(t) {
-			if f.quoted && f.typ.Kind() == reflect.String || computeNeedsWalk(f.fieldType, seen) {
+			switch {
+			case f.quoted && f.typ.Kind() == reflect.String:
+				return true
+			case f.omitEmpty && (f.fieldType.Kind() == reflect.Float64 || f.fieldType.Kind() == reflect.Float32):
+				// sonic's omitempty keeps -0, encoding/json's drops it.
+				return true
+			case computeNeedsWalk(f.fieldType, seen):
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// mapKeyOK reports whether encoding/json encodes maps with keys of type k.
+func mapKeyOK(k reflect.Type) bool {
+	switch k.Kind() {
+	case reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return k.Implements(textMarshalerType)
 }
 
 // field is a JSON field of a struct, as encoding/json's typeFields finds

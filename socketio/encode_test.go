@@ -609,7 +609,38 @@ func encTCases() []encTCase {
 			B []byte
 		}{"x", nil}, -1},
 		{"time out of range", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), -1},
+		// found by FuzzEncodeMatchesEncodingJSON: sonic differs from
+		// encoding/json there, so these are walked
+		{"omitempty float -0", encTOmitFloat{math.Copysign(0, -1), float32(math.Copysign(0, -1)), 0}, 0},
+		{"omitempty float -0 via ptr", &encTOmitFloat{math.Copysign(0, -1), 1, math.Copysign(0, -1)}, 0},
+		{"omitempty float -0 in plain struct", []encTOmitFloat{{F: math.Copysign(0, -1)}}, 0},
+		{"map[bool]int", map[bool]int{true: 1}, -1},
+		{"map[float64]int", map[float64]int{1.5: 1}, -1},
+		{"map[float32][]byte nil", map[float32][]byte(nil), -1},
+		{"quoted int with ptr-receiver MarshalJSON", encTQuotedMarshal{A: 1, B: encTPtr(encTIntJSON(2))}, 0},
+		{"embedded nil ptr, not a marshaler", struct {
+			*encTE1
+			V any
+		}{V: 1}, 0},
+		{"quoted int with ptr-receiver MarshalJSON, addressable", &encTQuotedMarshal{A: 1, B: encTPtr(encTIntJSON(2))}, 0},
 	}
+}
+
+type encTOmitFloat struct {
+	F  float64 `json:",omitempty"`
+	F3 float32 `json:",omitempty"`
+	Z  float64 `json:",omitzero"`
+}
+
+// encTIntJSON is an int marshaling itself with a pointer receiver.
+type encTIntJSON int
+
+func (p *encTIntJSON) MarshalJSON() ([]byte, error) { return []byte(`"int-json"`), nil }
+
+type encTQuotedMarshal struct {
+	A encTIntJSON  `json:",string"` // quoted where not addressable, MarshalJSON where it is
+	B *encTIntJSON `json:",string"`
+	C encTValText  `json:",string"`
 }
 
 type encTErrTextKey struct{}
