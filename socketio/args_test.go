@@ -25,10 +25,13 @@ func argsTestEncode(t *testing.T, v any) (string, [][]byte) {
 // as JavaScript does, not exactly as Go constants are.
 var argsTestPointThree = 0.3
 
-// TestEncodeStringMatchesJSONStringify: expected strings are
-// JSON.stringify's output under Node 20: only `"`, `\` and C0 controls are
-// escaped; `<>&`, DEL, U+2028/2029 and non-ASCII go out as they are.
-func TestEncodeStringMatchesJSONStringify(t *testing.T) {
+// TestEncodeStringMatchesEncodingJSON: expected strings are
+// encoding/json.Marshal's: `"`, `\` and C0 controls escaped (\b \f \n \r \t
+// short), and `<>&` and U+2028/2029 too (HTML-safe); DEL and other
+// non-ASCII go out as they are. (These used to be JSON.stringify's output,
+// which leaves `<>&` and U+2028/2029 alone: the emit encoder now writes what
+// encoding/json writes; both decode to the same string.)
+func TestEncodeStringMatchesEncodingJSON(t *testing.T) {
 	var all strings.Builder
 	for i := range 128 {
 		all.WriteByte(byte(i))
@@ -39,13 +42,13 @@ func TestEncodeStringMatchesJSONStringify(t *testing.T) {
 		{`a"b`, `"a\"b"`},
 		{`back\slash`, `"back\\slash"`},
 		{`slash/`, `"slash/"`},
-		{`<script>&amp;</script>`, `"<script>&amp;</script>"`},
-		{"\u2028\u2029", "\"\u2028\u2029\""},
+		{`<script>&amp;</script>`, `"\u003cscript\u003e\u0026amp;\u003c/script\u003e"`},
+		{"\u2028\u2029", `"\u2028\u2029"`},
 		{"é日本語💬", `"é日本語💬"`},
 		{"\x00\x01\x07\b\t\n\x0b\f\r\x0e\x1f", `"\u0000\u0001\u0007\b\t\n\u000b\f\r\u000e\u001f"`},
 		{"\x7f", "\"\x7f\""},
 		{"it's", `"it's"`},
-		{all.String(), `"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_` + "`" + `abcdefghijklmnopqrstuvwxyz{|}~` + "\x7f\""},
+		{all.String(), `"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f !\"#$%\u0026'()*+,-./0123456789:;\u003c=\u003e?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_` + "`" + `abcdefghijklmnopqrstuvwxyz{|}~` + "\x7f\""},
 	} {
 		if got := string(appendJSONString(nil, tt.in)); got != tt.want {
 			t.Errorf("appendJSONString(%q) = %q, want %q", tt.in, got, tt.want)
@@ -54,7 +57,10 @@ func TestEncodeStringMatchesJSONStringify(t *testing.T) {
 		if got, att := argsTestEncode(t, tt.in); got != tt.want || att != nil {
 			t.Errorf("arg(%q) = %q, %d attachments", tt.in, got, len(att))
 		}
-		// And encoding/json reads the original string back.
+		// It is encoding/json's output, which reads the original back.
+		if ref, _ := json.Marshal(tt.in); string(ref) != tt.want {
+			t.Errorf("encoding/json writes %q as %s, the test expects %s", tt.in, ref, tt.want)
+		}
 		var back string
 		if err := json.Unmarshal([]byte(tt.want), &back); err != nil || back != tt.in {
 			t.Errorf("%q decodes to %q, %v", tt.want, back, err)
@@ -138,12 +144,16 @@ func TestEncoderScalars(t *testing.T) {
 			t.Errorf("arg(%T %v) = %q (%d attachments), want %q", tt.v, tt.v, got, len(att), tt.want)
 		}
 	}
-	// NaN and ±Inf have no JSON form: they are written as null, as
-	// JSON.stringify does, so an emit never fails on a computed number.
+	// NaN and ±Inf have no JSON form: an error, encoding/json's. (They
+	// used to be written as null, as JSON.stringify does; an emit now
+	// fails as encoding/json.Marshal fails rather than change a number.)
 	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		var e encoder
-		if err := e.arg(f); err != nil || string(e.buf) != "null" {
-			t.Errorf("arg(%v) = %q, %v; want null", f, e.buf, err)
+		err := e.arg(f)
+		_, want := json.Marshal(f)
+		var uv *json.UnsupportedValueError
+		if !errors.As(err, &uv) || err.Error() != want.Error() {
+			t.Errorf("arg(%v) = %q, %v; want %v", f, e.buf, err, want)
 		}
 	}
 }
@@ -602,15 +612,19 @@ func TestEncodeEventAllocations(t *testing.T) {
 	}
 }
 
-func TestEncodeNumbersLikeJSONStringify(t *testing.T) {
+// TestEncodeNumbersLikeEncodingJSON: -0 is written -0 and NaN/±Inf fail,
+// as with encoding/json. (This test used to expect JSON.stringify's 0 and
+// null: the emit encoder now follows encoding/json.)
+func TestEncodeNumbersLikeEncodingJSON(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		want string
 	}{
-		{math.Copysign(0, -1), "0"},
-		{math.NaN(), "null"},
-		{math.Inf(1), "null"},
-		{math.Inf(-1), "null"},
+		{math.Copysign(0, -1), "-0"},
+		{math.NaN(), ""},
+		{math.Inf(1), ""},
+		{math.Inf(-1), ""},
+		{float32(math.Inf(-1)), ""},
 		{1.5, "1.5"},
 		{float32(0.1), "0.1"}, // shortest for float32, as encoding/json does
 		{1e21, "1e+21"},
@@ -620,11 +634,19 @@ func TestEncodeNumbersLikeJSONStringify(t *testing.T) {
 		{map[string]any(nil), "null"},
 	} {
 		var e encoder
-		if err := e.arg(tc.v); err != nil {
+		err := e.arg(tc.v)
+		ref, refErr := json.Marshal(tc.v)
+		if tc.want == "" {
+			if err == nil || refErr == nil || err.Error() != refErr.Error() {
+				t.Errorf("%#v: error %v, encoding/json's %v", tc.v, err, refErr)
+			}
+			continue
+		}
+		if err != nil {
 			t.Fatalf("%v: %v", tc.v, err)
 		}
-		if string(e.buf) != tc.want {
-			t.Errorf("%#v encoded as %s, want %s (JSON.stringify)", tc.v, e.buf, tc.want)
+		if string(e.buf) != tc.want || string(ref) != tc.want {
+			t.Errorf("%#v encoded as %s, want %s (encoding/json: %s)", tc.v, e.buf, tc.want, ref)
 		}
 	}
 }
