@@ -165,3 +165,30 @@ func TestHandshakeRateAnswers503(t *testing.T) {
 }
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// TestAdmissionTableIsSweptByALoopTimer: the per-IP history of clients that
+// have gone is forgotten by a timer of the loop, not only when the same IP
+// comes back: the table cannot grow with every address ever seen.
+func TestAdmissionTableIsSweptByALoopTimer(t *testing.T) {
+	adm := &limits.Admission{NewPerIPPerMinute: 100, Window: 300 * time.Millisecond}
+	ts := startServer(t, engine.Config{}, loop.Options{Admission: adm}, nil)
+	for i := range 20 {
+		conn, err := testutil.SourceDialer(i+2).Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	testutil.CheckFor(t, 2*time.Second, time.Millisecond, func() error {
+		if n := adm.TrackedIPs(); n != 20 {
+			return errorf("%d IPs tracked, want the 20 clients' (kept for the window after they left)", n)
+		}
+		return nil
+	})
+	testutil.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
+		if n := adm.TrackedIPs(); n != 0 {
+			return errorf("%d IPs still tracked after the window", n)
+		}
+		return nil
+	})
+}

@@ -14,8 +14,11 @@ import (
 type Admission struct {
 	MaxConns          int     // per process; 0 = no cap
 	MaxConnsPerIP     int     // 0 = no cap
-	NewPerIPPerMinute int     // 0 = no cap
+	NewPerIPPerMinute int     // new connections per IP per Window; 0 = no cap
 	HandshakesPerSec  float64 // process-wide token bucket; 0 = no cap
+	// Window is the period of NewPerIPPerMinute, and how long an IP with
+	// no open connection is remembered: a minute when zero.
+	Window time.Duration
 
 	mu        sync.Mutex
 	open      int
@@ -59,7 +62,7 @@ func (a *Admission) Admit(ip netip.Addr, now int64) Decision {
 			return Decision{Status: 429, RetryAfter: time.Second, Reason: "max connections per ip"}
 		}
 		if a.NewPerIPPerMinute > 0 {
-			l := Limit{Window: time.Minute, Max: a.NewPerIPPerMinute}
+			l := Limit{Window: a.window(), Max: a.NewPerIPPerMinute}
 			if ok, wait := l.Allow(&st.recent, now); !ok {
 				a.dropIdle(ip, st)
 				return Decision{Status: 429, RetryAfter: roundUp(wait), Reason: "connection rate"}
@@ -104,16 +107,32 @@ func (a *Admission) dropIdle(ip netip.Addr, st *ipState) {
 	}
 }
 
-// Sweep drops per-IP history older than a minute (call it now and then).
-func (a *Admission) Sweep(now int64) {
+// Sweep drops the per-IP history older than Window of IPs with no open
+// connection, and returns how many it dropped. The loop server calls it
+// every half Window (loop.Options.Admission).
+func (a *Admission) Sweep(now int64) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	n := 0
+	w := int64(a.window())
 	for ip, st := range a.perIP {
-		if st.open <= 0 && now-st.recent.t >= int64(time.Minute) {
+		if st.open <= 0 && now-st.recent.t >= w {
 			delete(a.perIP, ip)
+			n++
 		}
 	}
+	return n
 }
+
+func (a *Admission) window() time.Duration {
+	if a.Window > 0 {
+		return a.Window
+	}
+	return time.Minute
+}
+
+// SweepEvery is how often Sweep should run: half the Window.
+func (a *Admission) SweepEvery() time.Duration { return a.window() / 2 }
 
 // Open is the number of admitted connections; TrackedIPs the per-IP entries.
 func (a *Admission) Open() int {

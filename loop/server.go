@@ -249,17 +249,14 @@ func (s *Server) loopOf(el gnet.EventLoop) *Loop {
 	s.loops = append(s.loops, l)
 	s.loopTIDs.Store(unix.Gettid(), l) // called on the loop's own (locked) thread
 	if a := s.opts.Admission; a != nil && l.idx == 0 {
-		// The per-IP table forgets idle clients as they leave; this sweep
-		// forgets those whose rate history outlived them.
+		// The per-IP table forgets idle clients as they leave; this sweep,
+		// on loop 0's timer, forgets those whose rate history outlived them.
 		t := &Timer{}
-		t.Init(l, func() { a.Sweep(s.now()); t.Reset(admissionSweep) })
-		t.Reset(admissionSweep)
+		t.Init(l, func() { a.Sweep(s.now()); t.Reset(a.SweepEvery()) })
+		t.Reset(a.SweepEvery())
 	}
 	return l
 }
-
-// admissionSweep is how often loop 0 sweeps Options.Admission's per-IP table.
-const admissionSweep = 30 * time.Second
 
 func (s *Server) stopDrivers() {
 	s.mu.Lock()

@@ -2,7 +2,11 @@ package socketio
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"sio/engine"
 )
 
 // SocketID is a Socket.IO socket id (the sid of the CONNECT ack). It is also
@@ -18,6 +22,10 @@ type BroadcastFlags struct {
 	Compress *bool // nil: unset
 	Local    bool  // do not forward to other nodes
 	Timeout  time.Duration
+	// ExpectSingleResponse marks an emit with ack to one (remote) socket:
+	// the handler gets that socket's answer rather than a list (Node's
+	// RemoteSocket.emitWithAck sets it; cluster adapters carry it).
+	ExpectSingleResponse bool
 }
 
 // BroadcastOptions select the recipients of a broadcast.
@@ -30,20 +38,62 @@ type BroadcastOptions struct {
 // Packet is what a broadcast carries: the namespace and the event with its
 // arguments. Data keeps the values as the emitter gave them (so a cluster
 // adapter can re-encode them for other nodes); the local wire bytes are
-// encoded once, lazily, and shared.
+// encoded once, on first use, and shared (Prepared).
 type Packet struct {
 	Nsp  string
-	Data []any // [event, args...]
+	Data []any // [event, args...], with the recovery offset last when there is one
 	ID   int64 // ack id for broadcasts with acks, else -1
+
+	prepared atomic.Pointer[Prepared]
+	ackEnd   *ackEndHook // a broadcast with acks from this node: its collector's end
 }
 
-// RemoteSocket is a socket as FetchSockets returns it, local or on another node.
-type RemoteSocket struct {
-	ID        SocketID
-	Handshake Handshake
-	Rooms     []Room
-	Data      any
-	local     *Socket
+// ackEndHook runs functions when a broadcast-with-ack collector ends (all
+// answered, or timed out): each node's part takes its pending entries out
+// of the sockets then.
+type ackEndHook struct {
+	mu    sync.Mutex
+	ended bool
+	fns   []func()
+}
+
+func (h *ackEndHook) onEnd(fn func()) {
+	h.mu.Lock()
+	if !h.ended {
+		h.fns = append(h.fns, fn)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	fn()
+}
+
+func (h *ackEndHook) end() {
+	h.mu.Lock()
+	h.ended = true
+	fns := h.fns
+	h.fns = nil
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// Prepared returns the packet encoded for both transports, encoding it on
+// first use. Safe from any goroutine; the result is shared and immutable.
+func (p *Packet) Prepared() (*Prepared, error) {
+	if pp := p.prepared.Load(); pp != nil {
+		return pp, nil
+	}
+	text, att, err := encodeEvent(p.Nsp, p.ID, p.Data, false)
+	if err != nil {
+		return nil, err
+	}
+	pp := engine.NewPrepared(text, att)
+	if !p.prepared.CompareAndSwap(nil, pp) {
+		return p.prepared.Load(), nil
+	}
+	return pp, nil
 }
 
 // Session is what connection state recovery keeps of a disconnected socket.
@@ -56,37 +106,49 @@ type Session struct {
 
 // Adapter tracks room membership and delivers broadcasts. The in-memory
 // adapter serves one node; a cluster adapter (Redis) implements the same
-// interface and forwards every operation to the other nodes, which is why
-// the cluster-wide operations take options rather than socket lists.
+// interface, usually around a MemoryAdapter for the local part, and
+// forwards every operation to the other nodes, which is why the
+// cluster-wide operations take options rather than socket lists.
 //
-// Methods are called from any goroutine and must be safe for that.
+// Methods are called from any goroutine (event loops included) and must
+// not block for long: a cluster adapter hands network work to its own
+// goroutines.
 type Adapter interface {
 	// Init is called once when the namespace is created; Close when the
-	// server closes.
+	// server closes or a dynamic namespace is removed.
 	Init() error
 	Close() error
 
-	// AddAll adds the socket to the rooms (creating them as needed).
+	// AddAll adds a local socket to rooms. A socket joins its own room
+	// (Room(id)) when it connects, as in Node; an unknown id (a socket no
+	// longer in the namespace) is ignored.
 	AddAll(id SocketID, rooms []Room)
-	// Del removes the socket from a room; DelAll from every room.
+	// Del removes the socket from a room; DelAll from every room, its own
+	// included (the socket is leaving the namespace).
 	Del(id SocketID, room Room)
 	DelAll(id SocketID)
-	// SocketRooms returns the rooms of a local socket (nil if unknown).
+	// SocketRooms returns the rooms of a local socket, its own first (nil
+	// if unknown).
 	SocketRooms(id SocketID) []Room
 	// Rooms returns every local room (socket id rooms included).
 	Rooms() []Room
 
 	// Broadcast delivers p to the selected sockets (here and, unless
-	// Flags.Local, on other nodes).
+	// Flags.Local, on other nodes). With connection state recovery, the
+	// adapter assigns the offset (appended to p.Data) and keeps what it
+	// needs to replay the packet.
 	Broadcast(p *Packet, opts *BroadcastOptions)
 	// BroadcastWithAck is Broadcast where every recipient acknowledges:
-	// clientCount is called once per node with the number of recipients it
-	// reached, ack once per acknowledgement.
+	// clientCount is called exactly once per node (this one, then each
+	// other node that answered) with the number of clients it asked, ack
+	// once per acknowledgement. How many nodes report is ServerCount's.
 	BroadcastWithAck(p *Packet, opts *BroadcastOptions, clientCount func(n int), ack func(args *Args))
 
 	// Sockets returns the ids of the matching sockets (cluster-wide).
 	Sockets(ctx context.Context, opts *BroadcastOptions) ([]SocketID, error)
-	// FetchSockets returns the matching sockets (cluster-wide).
+	// FetchSockets returns the matching sockets (cluster-wide). Remote
+	// entries need only ID, Handshake, Rooms and Data: the namespace
+	// attaches itself so that their methods reach them through the adapter.
 	FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]RemoteSocket, error)
 	// AddSockets makes the matching sockets join rooms; DelSockets leave them.
 	AddSockets(opts *BroadcastOptions, rooms []Room)
@@ -94,16 +156,18 @@ type Adapter interface {
 	// DisconnectSockets disconnects the matching sockets (close: also their
 	// underlying connection).
 	DisconnectSockets(opts *BroadcastOptions, close bool)
-	// ServerSideEmit sends an event to the other nodes' namespace. With ack
-	// non-nil every node answers once; ack gets the answers (or an error on
-	// timeout).
+	// ServerSideEmit sends an event ([event, args...]) to the other nodes'
+	// namespace. With ack non-nil every other node answers once; ack gets
+	// the answers, or ErrTimeout with those that came in time.
 	ServerSideEmit(ctx context.Context, data []any, ack func(replies []*Args, err error))
 	// ServerCount is the number of nodes (1 for a single node).
 	ServerCount(ctx context.Context) (int, error)
 
 	// PersistSession keeps a disconnected socket's state for recovery;
 	// RestoreSession takes it back with the packets it missed since offset
-	// (nil when the session or the offset is unknown).
+	// (nil when the session or the offset is unknown). The packets carry
+	// their offset as their last argument; the caller encodes them
+	// (Packet.Prepared), so an adapter can replay what it did not encode.
 	PersistSession(s *Session)
-	RestoreSession(pid, offset string) (*Session, []*Prepared, error)
+	RestoreSession(pid, offset string) (*Session, []*Packet, error)
 }

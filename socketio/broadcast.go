@@ -129,36 +129,74 @@ func (b *BroadcastOperator) emitWithAck(event string, args []any, h BroadcastAck
 		timeout = b.nsp.srv.opts.AckTimeout
 	}
 	if timeout <= 0 {
-		timeout = 5 * time.Second // Node's requestsTimeout; a broadcast ack must end
+		timeout = defaultBroadcastAckTimeout // Node's requestsTimeout; a broadcast ack must end
 	}
-	col := &ackCollector{h: h, expected: -1}
 	data := make([]any, 0, len(args)+1)
 	data = append(data, event)
 	data = append(data, args...)
+	p := &Packet{Nsp: b.nsp.name, Data: data, ID: -1}
+	col := &ackCollector{srv: b.nsp.srv, h: h, nodes: -1}
+	p.ackEnd = &col.ended
+	opts := b.options()
+	opts.Flags.Timeout = timeout
+	// Armed under the lock: finish, which stops it, cannot run before the
+	// timer is assigned, however short the timeout.
+	col.mu.Lock()
 	col.timer = time.AfterFunc(timeout, func() { col.finish(ErrTimeout) })
-	b.nsp.adapter.BroadcastWithAck(&Packet{Nsp: b.nsp.name, Data: data, ID: -1}, b.options(),
-		col.addExpected, col.add)
+	col.mu.Unlock()
+	if opts.Flags.Local {
+		col.expectNodes(1)
+	} else {
+		// As Node: the number of nodes that will report comes from the
+		// adapter, which may ask the network; never on the caller's loop.
+		// The goroutine ends with ServerCount, bounded by the timeout.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			if n, err := b.nsp.adapter.ServerCount(ctx); err == nil {
+				col.expectNodes(n)
+			} else {
+				b.nsp.srv.opts.Logger.Warn("broadcast with acks: server count unknown; waiting for the timeout", "nsp", b.nsp.name, "err", err)
+			}
+		}()
+	}
+	b.nsp.adapter.BroadcastWithAck(p, opts, col.addCount, col.add)
 	return nil
 }
 
-// ackCollector gathers broadcast acknowledgements. (One time.AfterFunc per
-// broadcast with acks, not per connection.)
+// ackCollector gathers the acknowledgements of a broadcast: it completes
+// when every node has reported how many clients it asked (as many nodes as
+// the adapter's ServerCount) and that many acks came in, or when the
+// timeout passes. (One time.AfterFunc per broadcast with acks, not per
+// connection.)
 type ackCollector struct {
-	mu       sync.Mutex
-	h        BroadcastAckHandler
-	replies  []*Args
-	expected int // -1 until a node reported its client count
-	done     bool
-	timer    *time.Timer
+	srv     *Server
+	h       BroadcastAckHandler
+	ended   ackEndHook // run at the end: the nodes' pending entries go
+	mu      sync.Mutex
+	replies []*Args
+	nodes   int // nodes that will report; -1 until known
+	counts  int // nodes that reported
+	clients int // the sum of their counts
+	done    bool
+	timer   *time.Timer
 }
 
-func (c *ackCollector) addExpected(n int) {
+func (c *ackCollector) expectNodes(n int) {
 	c.mu.Lock()
-	if c.expected < 0 {
-		c.expected = 0
+	c.nodes = n
+	complete := c.completeLocked()
+	c.mu.Unlock()
+	if complete {
+		c.finish(nil)
 	}
-	c.expected += n
-	complete := len(c.replies) >= c.expected
+}
+
+func (c *ackCollector) addCount(n int) {
+	c.mu.Lock()
+	c.counts++
+	c.clients += n
+	complete := c.completeLocked()
 	c.mu.Unlock()
 	if complete {
 		c.finish(nil)
@@ -168,12 +206,20 @@ func (c *ackCollector) addExpected(n int) {
 func (c *ackCollector) add(a *Args) {
 	cl := a.Clone()
 	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
 	c.replies = append(c.replies, &cl)
-	complete := c.expected >= 0 && len(c.replies) >= c.expected
+	complete := c.completeLocked()
 	c.mu.Unlock()
 	if complete {
 		c.finish(nil)
 	}
+}
+
+func (c *ackCollector) completeLocked() bool {
+	return c.nodes >= 0 && c.counts >= c.nodes && len(c.replies) >= c.clients
 }
 
 func (c *ackCollector) finish(err error) {
@@ -184,14 +230,27 @@ func (c *ackCollector) finish(err error) {
 	}
 	c.done = true
 	replies := c.replies
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.mu.Unlock()
-	c.timer.Stop()
-	c.h(replies, err)
+	c.ended.end()
+	// The handler is application code on whatever goroutine completed the
+	// broadcast (a loop, the timer's, an adapter's): a panic stops here.
+	c.srv.guard(func() { c.h(replies, err) })
 }
 
-// FetchSockets returns the matching sockets (cluster-wide).
+// FetchSockets returns the matching sockets (cluster-wide). Each one's
+// methods (Emit, Join, Leave, Disconnect) reach it wherever it is.
 func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
-	return b.nsp.adapter.FetchSockets(ctx, b.options())
+	out, err := b.nsp.adapter.FetchSockets(ctx, b.options())
+	for i := range out {
+		out[i].nsp = b.nsp
+		if out[i].local == nil {
+			out[i].local = b.nsp.Socket(out[i].ID)
+		}
+	}
+	return out, err
 }
 
 // SocketsJoin makes the matching sockets join rooms.

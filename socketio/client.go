@@ -215,7 +215,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 		return
 	}
 	auth := p.Data
-	nsp := c.srv.lookupNamespace(name, auth)
+	nsp := c.srv.acquireNamespace(name, auth)
 	if nsp == nil {
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, invalidNamespace), nil, false)
 		return
@@ -224,7 +224,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 	if len(auth) > 0 {
 		s.auth = append(json.RawMessage(nil), auth...)
 	}
-	var missed []*Prepared
+	var missed []*Packet
 	if c.srv.opts.Recovery != nil {
 		if pid, offset := recoveryKeys(auth); pid != "" {
 			if sess, pkts, err := nsp.adapter.RestoreSession(pid, offset); err == nil && sess != nil {
@@ -250,7 +250,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 	c.runConnectMiddlewares(s, mws, 0, missed)
 }
 
-func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, missed []*Prepared) {
+func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, missed []*Packet) {
 	if i == len(mws) {
 		c.finishConnect(s, nil, missed)
 		return
@@ -271,13 +271,15 @@ func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, misse
 	})
 }
 
-func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
+func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 	name := s.nsp.name
 	if c.closed || c.socket([]byte(name)) != s {
+		s.releaseNamespace()
 		return
 	}
 	if err != nil {
 		c.remove(s)
+		s.releaseNamespace()
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
 		return
 	}
@@ -294,11 +296,16 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Prepared) {
 		s.x.rooms = nil
 	}
 	s.mu.Unlock()
-	if len(rooms) > 0 {
-		s.nsp.adapter.AddAll(s.id, rooms)
-	}
-	for _, p := range missed {
-		c.sess.SendPrepared(p, false) // Node sends the missed packets before the ack
+	c.srv.namespaceJoined(s.nsp)
+	// The socket joins its own room, as in Node, with those joined so far.
+	s.nsp.adapter.AddAll(s.id, append([]Room{Room(s.id)}, rooms...))
+	for _, p := range missed { // Node sends the missed packets before the ack
+		prep, err := p.Prepared()
+		if err != nil {
+			c.srv.opts.Logger.Warn("recovery: cannot encode a missed packet", "nsp", name, "err", err)
+			continue
+		}
+		c.sess.SendPrepared(prep, false)
 	}
 	ack := append([]byte(`{"sid":`), jsonString(string(s.id))...)
 	if s.pid != "" {
@@ -429,8 +436,12 @@ func (c *client) closeWith(reason string) {
 		return
 	}
 	c.closed = true
-	for _, s := range append([]*Socket(nil), c.sockets...) {
+	socks := append([]*Socket(nil), c.sockets...)
+	for _, s := range socks {
 		s.onClose(reason)
+	}
+	for _, s := range socks {
+		s.releaseNamespace() // those still in their middlewares too
 	}
 	c.sockets = nil
 	c.bin = nil
@@ -462,8 +473,12 @@ func (c *client) onEngineClose(_ *engine.Session, reason engine.Reason) {
 	case engine.ReasonMessageTooBig, engine.ReasonProtocolError:
 		r = ReasonTransportError // what Node reports for a WebSocket error
 	}
-	for _, s := range append([]*Socket(nil), c.sockets...) {
+	socks := append([]*Socket(nil), c.sockets...)
+	for _, s := range socks {
 		s.onClose(r)
+	}
+	for _, s := range socks {
+		s.releaseNamespace() // those still in their middlewares too
 	}
 	c.sockets = nil
 	c.bin = nil

@@ -2,55 +2,54 @@ package socketio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"strconv"
+	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
-
-	"sio/engine"
 )
 
-// MemoryAdapter is the single-node adapter: rooms in maps, broadcasts
-// encoded once and handed to each event loop in one task, and (with
-// recovery) a bounded log of recent packets for replay.
+// MemoryAdapter is the single-node adapter: rooms as copy-on-write member
+// sets (a broadcast walks its recipients without holding the lock),
+// broadcasts encoded once and handed to each event loop in one task, and,
+// with recovery, a log of recent packets bounded by age, count and bytes.
+//
+// A cluster adapter can wrap one for the local part: Deliver and
+// DeliverWithAck fan a packet out to local sockets without recovery
+// bookkeeping (for packets that already carry their offset, or none).
 type MemoryAdapter struct {
 	nsp *Namespace
 
 	mu    sync.RWMutex
-	rooms map[Room]map[SocketID]*Socket // explicit rooms; a socket's own room is implicit
-	// A socket's own list of rooms lives on it (Socket.adapterRooms, guarded
-	// by mu) rather than in a map keyed by id: one map entry less per socket.
+	sids  map[SocketID]*member // every local socket in the namespace
+	all   memberSet            // the same sockets, for namespace-wide broadcasts
+	rooms map[Room]*memberSet  // explicit rooms; a socket's own room is sids
 
-	// Recovery.
-	recMu    sync.Mutex
-	sessions map[string]*persisted // by pid
-	log      []loggedPacket        // oldest first
-	offsetN  atomic.Uint64
-	offsetP  string
+	rec *recoveryLog // nil without connection state recovery
 }
 
-type persisted struct {
-	s  *Session
-	at time.Time
+// member is a socket's record in the adapter. Guarded by the adapter's lock.
+type member struct {
+	s      *Socket
+	allIdx int32
+	rooms  []membership
+	self   [1][]*Socket // the chunk list of its own room's view: self[0] is selfArr[:]
+	selfA  [1]*Socket
 }
 
-type loggedPacket struct {
-	offset string
-	at     time.Time
-	opts   BroadcastOptions
-	p      *Prepared
+type membership struct {
+	room Room
+	set  *memberSet
+	idx  int32
 }
 
-// NewMemoryAdapter returns the in-memory adapter for nsp.
-func NewMemoryAdapter(nsp *Namespace) Adapter {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return &MemoryAdapter{
-		nsp: nsp, rooms: make(map[Room]map[SocketID]*Socket),
-		sessions: make(map[string]*persisted), offsetP: base64.RawURLEncoding.EncodeToString(b[:]),
+// NewMemoryAdapter returns the in-memory adapter for nsp (a cluster adapter
+// keeps one for the local part: Deliver, DeliverWithAck and the rest).
+func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter { return newMemoryAdapter(nsp) }
+
+func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+	a := &MemoryAdapter{nsp: nsp, sids: make(map[SocketID]*member), rooms: make(map[Room]*memberSet)}
+	if r := nsp.srv.opts.Recovery; r != nil {
+		a.rec = newRecoveryLog(r)
 	}
+	return a
 }
 
 // Init implements Adapter.
@@ -63,32 +62,41 @@ func (a *MemoryAdapter) Close() error { return nil }
 func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Checked under the adapter lock: a socket that disconnects is removed
-	// from the namespace before its rooms are dropped (Socket.onClose), so
-	// a Join racing with the disconnect cannot leave it behind in a room.
-	s := a.nsp.Socket(id)
-	if s == nil {
-		return
+	m := a.sids[id]
+	if m == nil {
+		// Checked under the adapter lock: a socket that disconnects leaves
+		// the namespace before its rooms are dropped (Socket.onClose), so
+		// a Join racing with the disconnect cannot leave it behind.
+		s := a.nsp.Socket(id)
+		if s == nil {
+			return
+		}
+		m = &member{s: s}
+		m.selfA[0] = s
+		m.self[0] = m.selfA[:]
+		m.allIdx = a.all.add(s)
+		a.sids[id] = m
 	}
-	cur := s.adapterRooms
 	for _, r := range rooms {
-		if r == Room(id) || containsRoom(cur, r) {
+		if r == Room(id) || m.in(r) {
 			continue
 		}
-		cur = append(cur, r)
-		m := a.rooms[r]
-		if m == nil {
-			m = make(map[SocketID]*Socket)
-			a.rooms[r] = m
+		set := a.rooms[r]
+		if set == nil {
+			set = &memberSet{}
+			a.rooms[r] = set
 		}
-		m[id] = s
+		m.rooms = append(m.rooms, membership{room: r, set: set, idx: set.add(m.s)})
 	}
-	s.adapterRooms = cur
 }
 
-func containsRoom(rs []Room, r Room) bool {
-	for _, x := range rs {
-		if x == r {
+// selfView is the view of the socket's own room (no allocation: the
+// storage is in the record, written once when it is made).
+func (m *member) selfView() memberView { return memberView{chunks: m.self[:], n: 1} }
+
+func (m *member) in(r Room) bool {
+	for _, x := range m.rooms {
+		if x.room == r {
 			return true
 		}
 	}
@@ -99,226 +107,251 @@ func containsRoom(rs []Room, r Room) bool {
 func (a *MemoryAdapter) Del(id SocketID, room Room) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s := a.nsp.Socket(id); s != nil {
-		rs := s.adapterRooms
-		for i, r := range rs {
-			if r == room {
-				rs = append(rs[:i], rs[i+1:]...)
+	m := a.sids[id]
+	if m == nil {
+		return
+	}
+	for i, x := range m.rooms {
+		if x.room == room {
+			a.leave(x)
+			m.rooms = slices.Delete(m.rooms, i, i+1)
+			if len(m.rooms) == 0 {
+				m.rooms = nil
+			}
+			return
+		}
+	}
+}
+
+// leave takes a socket out of one room's set. The lock is held.
+func (a *MemoryAdapter) leave(x membership) {
+	if moved := x.set.remove(x.idx); moved != nil {
+		// The set's last socket took the hole: its record moves with it.
+		mm := a.sids[moved.id]
+		for j := range mm.rooms {
+			if mm.rooms[j].set == x.set {
+				mm.rooms[j].idx = x.idx
 				break
 			}
 		}
-		if len(rs) == 0 {
-			rs = nil
-		}
-		s.adapterRooms = rs
 	}
-	a.leaveRoom(id, room)
-}
-
-func (a *MemoryAdapter) leaveRoom(id SocketID, room Room) {
-	if m := a.rooms[room]; m != nil {
-		delete(m, id)
-		if len(m) == 0 {
-			delete(a.rooms, room)
-		}
+	if x.set.n == 0 {
+		delete(a.rooms, x.room)
 	}
 }
 
-// DelAll implements Adapter (for a socket still in the namespace).
+// DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id SocketID) {
-	if s := a.nsp.Socket(id); s != nil {
-		a.delSocket(s)
-	}
-}
-
-// delSocket drops every room of s; Socket.onClose calls it with the socket
-// itself, after removing it from the namespace.
-func (a *MemoryAdapter) delSocket(s *Socket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range s.adapterRooms {
-		a.leaveRoom(s.id, r)
+	m := a.sids[id]
+	if m == nil {
+		return
 	}
-	s.adapterRooms = nil
+	for _, x := range m.rooms {
+		a.leave(x)
+	}
+	if moved := a.all.remove(m.allIdx); moved != nil {
+		a.sids[moved.id].allIdx = m.allIdx
+	}
+	delete(a.sids, id)
 }
 
 // SocketRooms implements Adapter.
 func (a *MemoryAdapter) SocketRooms(id SocketID) []Room {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	s := a.nsp.Socket(id)
-	if s == nil {
+	m := a.sids[id]
+	if m == nil {
 		return nil
 	}
-	out := make([]Room, 0, len(s.adapterRooms)+1)
+	out := make([]Room, 0, len(m.rooms)+1)
 	out = append(out, Room(id))
-	return append(out, s.adapterRooms...)
+	for _, x := range m.rooms {
+		out = append(out, x.room)
+	}
+	return out
 }
 
 // Rooms implements Adapter.
 func (a *MemoryAdapter) Rooms() []Room {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]Room, 0, len(a.rooms))
+	out := make([]Room, 0, len(a.rooms)+len(a.sids))
 	for r := range a.rooms {
 		out = append(out, r)
 	}
-	a.nsp.mu.RLock()
-	for id := range a.nsp.sockets {
-		out = append(out, Room(id))
+	for id := range a.sids {
+		if _, dup := a.rooms[Room(id)]; !dup {
+			out = append(out, Room(id))
+		}
 	}
-	a.nsp.mu.RUnlock()
 	return out
 }
 
-// apply calls fn for every local socket matching opts, once each. The
-// adapter's read lock is held: fn must not call back into the adapter.
-func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket) bool) {
-	var except map[SocketID]struct{}
-	if len(opts.Except) > 0 {
-		except = make(map[SocketID]struct{})
-		for _, r := range opts.Except {
-			if s := a.nsp.Socket(SocketID(r)); s != nil {
-				except[s.id] = struct{}{}
-			}
-			for id := range a.rooms[r] {
-				except[id] = struct{}{}
-			}
+// selection is what a broadcast reaches, taken under the read lock in
+// O(rooms) and walked after it is released.
+type selection struct {
+	views   []memberView
+	single  [2]memberView // storage for the common one-view case
+	exViews []memberView  // the except rooms' members
+	except  map[*Socket]struct{}
+	dedupe  bool // several views may hold the same socket
+}
+
+// selectLocked snapshots the sockets matching opts. The read lock is held.
+func (a *MemoryAdapter) selectLocked(opts *BroadcastOptions, sel *selection) {
+	sel.views = sel.single[:0]
+	add := func(v memberView) {
+		if v.n > 0 {
+			sel.views = append(sel.views, v)
 		}
-	}
-	excluded := func(id SocketID) bool {
-		if except == nil {
-			return false
-		}
-		_, ok := except[id]
-		return ok
 	}
 	if len(opts.Rooms) == 0 {
-		a.nsp.mu.RLock()
-		defer a.nsp.mu.RUnlock()
-		for id, s := range a.nsp.sockets {
-			if !excluded(id) && !fn(s) {
-				return
+		add(a.all.view())
+	} else {
+		for _, r := range opts.Rooms {
+			if m := a.sids[SocketID(r)]; m != nil {
+				add(m.selfView())
+			}
+			if set := a.rooms[r]; set != nil {
+				add(set.view())
 			}
 		}
-		return
+		sel.dedupe = len(sel.views) > 1
 	}
-	if len(opts.Rooms) == 1 {
-		r := opts.Rooms[0]
-		if s := a.nsp.Socket(SocketID(r)); s != nil && !excluded(s.id) {
-			if !fn(s) {
-				return
+	for _, r := range opts.Except {
+		if m := a.sids[SocketID(r)]; m != nil {
+			if sel.except == nil {
+				sel.except = make(map[*Socket]struct{})
 			}
+			sel.except[m.s] = struct{}{}
 		}
-		for id, s := range a.rooms[r] {
-			if id == SocketID(r) || excluded(id) {
-				continue
-			}
-			if !fn(s) {
-				return
-			}
+		if set := a.rooms[r]; set != nil {
+			sel.exViews = append(sel.exViews, set.view())
 		}
-		return
 	}
-	seen := make(map[SocketID]struct{})
-	for _, r := range opts.Rooms {
-		if s := a.nsp.Socket(SocketID(r)); s != nil {
-			if _, dup := seen[s.id]; !dup && !excluded(s.id) {
-				seen[s.id] = struct{}{}
-				if !fn(s) {
-					return
+}
+
+// each calls fn once for every selected socket, with no lock held.
+func (sel *selection) each(fn func(*Socket) bool) {
+	for _, v := range sel.exViews {
+		if sel.except == nil {
+			sel.except = make(map[*Socket]struct{}, v.n)
+		}
+		v.each(func(s *Socket) bool { sel.except[s] = struct{}{}; return true })
+	}
+	sel.exViews = nil
+	var seen map[*Socket]struct{}
+	if sel.dedupe {
+		seen = make(map[*Socket]struct{})
+	}
+	for _, v := range sel.views {
+		if !v.each(func(s *Socket) bool {
+			if sel.except != nil {
+				if _, no := sel.except[s]; no {
+					return true
 				}
 			}
-		}
-		for id, s := range a.rooms[r] {
-			if _, dup := seen[id]; dup || excluded(id) {
-				continue
+			if seen != nil {
+				if _, dup := seen[s]; dup {
+					return true
+				}
+				seen[s] = struct{}{}
 			}
-			seen[id] = struct{}{}
-			if !fn(s) {
-				return
-			}
+			return fn(s)
+		}) {
+			return
 		}
 	}
+}
+
+// apply calls fn for every local socket matching opts, once each, with no
+// lock held (fn may call back into the adapter).
+func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket) bool) {
+	var sel selection
+	a.mu.RLock()
+	a.selectLocked(opts, &sel)
+	a.mu.RUnlock()
+	sel.each(fn)
 }
 
 // Broadcast implements Adapter: the packet is encoded once and shared by
-// every recipient.
+// every recipient. With recovery, non-volatile packets get an offset and
+// are logged for replay.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) {
-	a.broadcast(p, opts, nil, nil)
-}
-
-func (a *MemoryAdapter) broadcast(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(*Args)) {
-	recovery := a.nsp.srv.opts.Recovery != nil && ack == nil && !opts.Flags.Volatile
-	var offset string
-	data := p.Data
-	if recovery {
-		// Offset, log and hand-off to the loops happen under one lock, so
-		// the log's order is the order every loop delivers in: a replay
-		// from an offset then neither repeats nor skips a packet.
-		a.recMu.Lock()
-		defer a.recMu.Unlock()
-		offset = a.nextOffset()
-		data = append(data[:len(data):len(data)], offset)
-	}
-	id := p.ID
-	if ack != nil {
-		id = a.nsp.ackIDs.Add(1) - 1 // one id for every recipient: the counter is shared
-	}
-	text, att, err := encodeEvent(p.Nsp, id, data, false)
-	if err != nil {
-		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
-		if clientCount != nil {
-			clientCount(0)
-		}
+	if a.rec != nil && !opts.Flags.Volatile && p.ID < 0 {
+		a.rec.broadcast(a, p, opts)
 		return
 	}
-	prep := engine.NewPrepared(text, att)
-	if recovery {
-		a.recordLocked(offset, opts, prep)
-	}
-	a.mu.RLock()
-	n := a.nsp.deliver(prep, data, func(yield func(*Socket) bool) { a.apply(opts, yield) },
-		opts.Flags.Volatile, ack, id)
-	a.mu.RUnlock()
-	if clientCount != nil {
-		clientCount(n)
-	}
+	a.Deliver(p, opts)
 }
 
-// BroadcastWithAck implements Adapter.
+// Deliver sends p to the local sockets matching opts, without recovery
+// bookkeeping, and returns how many it reached. It is the local half of a
+// broadcast, for cluster adapters.
+func (a *MemoryAdapter) Deliver(p *Packet, opts *BroadcastOptions) int {
+	prep, err := p.Prepared()
+	if err != nil {
+		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
+		return 0
+	}
+	var sel selection
+	a.mu.RLock()
+	a.selectLocked(opts, &sel)
+	a.mu.RUnlock()
+	return a.nsp.deliver(prep, p.Data, sel.each, opts.Flags.Volatile, nil)
+}
+
+// BroadcastWithAck implements Adapter (a single node: clientCount once).
 func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(*Args)) {
-	a.broadcast(p, opts, clientCount, ack)
+	a.DeliverWithAck(p, opts, clientCount, ack)
+}
+
+// DeliverWithAck sends p to the local sockets matching opts, each asked to
+// acknowledge: clientCount is called once, when every event loop has
+// handed the packet to its recipients, with the number asked; ack once per
+// acknowledgement. p.ID is set to the namespace's next ack id.
+func (a *MemoryAdapter) DeliverWithAck(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(*Args)) {
+	p.ID = a.nsp.ackIDs.Add(1) - 1 // one id for every recipient: the counter is shared
+	prep, err := p.Prepared()
+	if err != nil {
+		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
+		clientCount(0)
+		return
+	}
+	var sel selection
+	a.mu.RLock()
+	a.selectLocked(opts, &sel)
+	a.mu.RUnlock()
+	a.nsp.deliver(prep, p.Data, sel.each, opts.Flags.Volatile, a.nsp.newAckBroadcast(p, opts, clientCount, ack))
+}
+
+func (a *MemoryAdapter) matching(opts *BroadcastOptions) []*Socket {
+	var ss []*Socket
+	a.apply(opts, func(s *Socket) bool { ss = append(ss, s); return true })
+	return ss
 }
 
 // Sockets implements Adapter.
 func (a *MemoryAdapter) Sockets(_ context.Context, opts *BroadcastOptions) ([]SocketID, error) {
 	var out []SocketID
-	a.mu.RLock()
 	a.apply(opts, func(s *Socket) bool { out = append(out, s.id); return true })
-	a.mu.RUnlock()
 	return out, nil
 }
 
 // FetchSockets implements Adapter.
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]RemoteSocket, error) {
-	var ss []*Socket
-	a.mu.RLock()
-	a.apply(opts, func(s *Socket) bool { ss = append(ss, s); return true })
-	a.mu.RUnlock()
-	out := make([]RemoteSocket, len(ss))
-	for i, s := range ss {
-		out[i] = RemoteSocket{ID: s.id, Handshake: *s.Handshake(), Rooms: s.Rooms(), Data: s.Data(), local: s}
+	ss := a.matching(opts)
+	out := make([]RemoteSocket, 0, len(ss))
+	for _, s := range ss {
+		rooms := s.Rooms()
+		if rooms == nil {
+			continue // disconnected meanwhile
+		}
+		out = append(out, RemoteSocket{ID: s.id, Handshake: *s.Handshake(), Rooms: rooms, Data: s.Data(), nsp: a.nsp, local: s})
 	}
 	return out, nil
-}
-
-func (a *MemoryAdapter) matching(opts *BroadcastOptions) []*Socket {
-	var ss []*Socket
-	a.mu.RLock()
-	a.apply(opts, func(s *Socket) bool { ss = append(ss, s); return true })
-	a.mu.RUnlock()
-	return ss
 }
 
 // AddSockets implements Adapter.
@@ -354,101 +387,18 @@ func (a *MemoryAdapter) ServerSideEmit(_ context.Context, _ []any, ack func([]*A
 // ServerCount implements Adapter.
 func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
 
-// --- connection state recovery ----------------------------------------------
-
-func (a *MemoryAdapter) nextOffset() string {
-	return a.offsetP + "-" + strconv.FormatUint(a.offsetN.Add(1), 36)
-}
-
-func (a *MemoryAdapter) maxAge() time.Duration {
-	return a.nsp.srv.opts.Recovery.MaxDisconnectionDuration
-}
-
-// recordLocked logs a packet for replay; recMu is held.
-func (a *MemoryAdapter) recordLocked(offset string, opts *BroadcastOptions, p *Prepared) {
-	o := BroadcastOptions{Rooms: append([]Room(nil), opts.Rooms...), Except: append([]Room(nil), opts.Except...)}
-	now := time.Now()
-	a.log = append(a.log, loggedPacket{offset: offset, at: now, opts: o, p: p})
-	a.pruneLocked(now)
-}
-
-// pruneLocked drops packets and sessions older than the recovery window.
-func (a *MemoryAdapter) pruneLocked(now time.Time) {
-	cut := now.Add(-a.maxAge())
-	i := 0
-	for i < len(a.log) && a.log[i].at.Before(cut) {
-		a.log[i] = loggedPacket{}
-		i++
-	}
-	if i > 0 {
-		a.log = append(a.log[:0], a.log[i:]...)
-	}
-	for pid, ps := range a.sessions {
-		if ps.at.Before(cut) {
-			delete(a.sessions, pid)
-		}
-	}
-}
-
 // PersistSession implements Adapter.
 func (a *MemoryAdapter) PersistSession(s *Session) {
-	now := time.Now()
-	a.recMu.Lock()
-	a.sessions[s.PID] = &persisted{s: s, at: now}
-	a.pruneLocked(now)
-	a.recMu.Unlock()
+	if a.rec != nil {
+		a.rec.persist(s)
+	}
 }
 
 // RestoreSession implements Adapter.
-func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, []*Prepared, error) {
-	now := time.Now()
-	a.recMu.Lock()
-	defer a.recMu.Unlock()
-	a.pruneLocked(now)
-	ps := a.sessions[pid]
-	if ps == nil {
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, []*Packet, error) {
+	if a.rec == nil {
 		return nil, nil, nil
 	}
-	idx := -1
-	for i := len(a.log) - 1; i >= 0; i-- {
-		if a.log[i].offset == offset {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		return nil, nil, nil // offset unknown: a fresh session
-	}
-	delete(a.sessions, pid)
-	s := ps.s
-	rooms := make(map[Room]bool, len(s.Rooms))
-	for _, r := range s.Rooms {
-		rooms[r] = true
-	}
-	var missed []*Prepared
-	for _, lp := range a.log[idx+1:] {
-		if matchesRooms(lp.opts, rooms) {
-			missed = append(missed, lp.p)
-		}
-	}
+	s, missed := a.rec.restore(pid, offset)
 	return s, missed, nil
-}
-
-// matchesRooms tells whether a logged broadcast would have reached a socket
-// in rooms.
-func matchesRooms(o BroadcastOptions, rooms map[Room]bool) bool {
-	for _, r := range o.Except {
-		if rooms[r] {
-			return false
-		}
-	}
-	if len(o.Rooms) == 0 {
-		return true
-	}
-	for _, r := range o.Rooms {
-		if rooms[r] {
-			return true
-		}
-	}
-	return false
 }

@@ -9,6 +9,10 @@ import (
 	"sio/loop"
 )
 
+// defaultBroadcastAckTimeout bounds a broadcast with acks that set no
+// timeout (Node's requestsTimeout).
+const defaultBroadcastAckTimeout = 5 * time.Second
+
 // Middleware vets a connecting socket. It calls next exactly once, with nil
 // to let the socket in or an error to refuse it; the client then receives
 // CONNECT_ERROR {"message":err.Error()} plus "data" when err is a *ConnectError.
@@ -30,6 +34,9 @@ type Namespace struct {
 	srv     *Server
 	name    string
 	adapter Adapter
+
+	dynamic atomic.Bool // a child of OfFunc, removed with its last socket; changed under srv.mu
+	refs    int         // sockets connecting or connected, while dynamic; guarded by srv.mu
 
 	mu                sync.RWMutex
 	sockets           map[SocketID]*Socket
@@ -95,13 +102,14 @@ func (n *Namespace) OnServerSideEmit(event string, fn func(args *Args, ack func(
 }
 
 // DispatchServerSideEmit runs the OnServerSideEmit handlers for a message
-// from another node (called by cluster adapters).
+// from another node (called by cluster adapters, from any goroutine). A
+// handler that panics is counted and logged; the others still run.
 func (n *Namespace) DispatchServerSideEmit(event string, args *Args, ack func(...any)) {
 	n.mu.RLock()
 	hs := n.serverSideEmitted[event]
 	n.mu.RUnlock()
 	for _, h := range hs {
-		h(args, ack)
+		n.srv.guard(func() { h(args, ack) })
 	}
 }
 
@@ -211,23 +219,27 @@ type loopBatch struct {
 	sockets  []*Socket
 	p        *Prepared
 	volatile bool
-	data     []any            // [event, args...] for OnAnyOutgoing listeners
-	ack      func(args *Args) // broadcast with ack: registered per socket
-	ackID    int64
-	wg       *sync.WaitGroup
+	data     []any         // [event, args...] for OnAnyOutgoing listeners
+	ab       *ackBroadcast // broadcast with acks: each recipient registers it
 }
 
 var batchPool = sync.Pool{New: func() any { return &loopBatch{} }}
 
 // Run delivers the batch on its loop.
 func (b *loopBatch) Run(l *loop.Loop) {
+	asked := 0
+	var registered []*Socket
 	for i, s := range b.sockets {
 		b.sockets[i] = nil
 		if !s.connected.Load() {
 			continue
 		}
-		if b.ack != nil {
-			s.registerBroadcastAck(b.ackID, b.ack)
+		if b.ab != nil {
+			if !s.registerBroadcastAck(b.ab) {
+				continue // it owes MaxPendingAcks already: not asked, not counted
+			}
+			asked++
+			registered = append(registered, s)
 		}
 		if s.hasOutgoing.Load() { // as Node's adapter does per recipient
 			s.client.protect(func() { s.notifyOutgoingData(b.data) })
@@ -237,20 +249,17 @@ func (b *loopBatch) Run(l *loop.Loop) {
 			sess.SendPrepared(b.p, b.volatile) // it moved loops meanwhile
 		}
 	}
-	if b.wg != nil {
-		b.wg.Done()
+	if b.ab != nil {
+		b.ab.batchDone(asked, registered)
 	}
 	*b = loopBatch{sockets: b.sockets[:0]}
 	batchPool.Put(b)
 }
 
-// deliver sends a prepared packet to local sockets, grouped by event loop so
-// that each loop gets one task however many recipients it holds. It
-// allocates nothing per recipient.
-func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ack func(*Args), ackID int64) int {
-	var batches [8]*loopBatch
-	used := batches[:0]
-	count := 0
+// group sorts the recipients of a prepared packet by event loop, one batch
+// per loop. It allocates nothing per recipient.
+func (n *Namespace) group(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ab *ackBroadcast) []*loopBatch {
+	var used []*loopBatch
 	recipients(func(s *Socket) bool {
 		l := s.client.sess.Loop()
 		var b *loopBatch
@@ -262,15 +271,132 @@ func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(
 		}
 		if b == nil {
 			b = batchPool.Get().(*loopBatch)
-			b.l, b.p, b.data, b.volatile, b.ack, b.ackID = l, p, data, volatile, ack, ackID
+			b.l, b.p, b.data, b.volatile, b.ab = l, p, data, volatile, ab
 			used = append(used, b)
 		}
 		b.sockets = append(b.sockets, s)
-		count++
 		return true
 	})
-	for _, b := range used {
+	return used
+}
+
+// post hands each batch to its loop and returns the recipients' count.
+func (n *Namespace) post(batches []*loopBatch) int {
+	count := 0
+	for _, b := range batches {
+		count += len(b.sockets)
+	}
+	for _, b := range batches {
 		b.l.Post(b)
 	}
 	return count
+}
+
+// deliver sends a prepared packet to local sockets: one task per event loop
+// however many recipients it holds. With ab, every recipient is asked to
+// acknowledge and ab reports the count once every loop has run its batch.
+func (n *Namespace) deliver(p *Prepared, data []any, recipients func(yield func(*Socket) bool), volatile bool, ab *ackBroadcast) int {
+	batches := n.group(p, data, recipients, volatile, ab)
+	if ab != nil {
+		ab.start(len(batches))
+	}
+	return n.post(batches)
+}
+
+// ackBroadcast is one node's part of a broadcast with acks: the sockets it
+// asked, their acknowledgements, and the end, when every entry it left in
+// a socket's pending acks is taken out again (the collector finished, or
+// the broadcast's timeout passed for a request from another node).
+type ackBroadcast struct {
+	id          int64
+	nsp         *Namespace
+	ack         func(*Args)
+	clientCount func(int)
+
+	mu      sync.Mutex
+	batches int // loop batches still to run
+	asked   int
+	sockets []*Socket // those holding an entry
+	ended   bool
+	timer   *time.Timer
+}
+
+func (n *Namespace) newAckBroadcast(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(*Args)) *ackBroadcast {
+	ab := &ackBroadcast{id: p.ID, nsp: n, ack: ack, clientCount: clientCount}
+	if p.ackEnd != nil {
+		p.ackEnd.onEnd(ab.end) // the collector's end
+	} else {
+		// Asked by another node: its requester times out; so do we.
+		d := opts.Flags.Timeout
+		if d <= 0 {
+			d = defaultBroadcastAckTimeout
+		}
+		ab.mu.Lock()
+		ab.timer = time.AfterFunc(d, ab.end)
+		ab.mu.Unlock()
+	}
+	return ab
+}
+
+// start records how many loop batches will report.
+func (ab *ackBroadcast) start(batches int) {
+	ab.mu.Lock()
+	ab.batches += batches
+	done := ab.batches == 0
+	ab.mu.Unlock()
+	if done {
+		ab.clientCount(0)
+	}
+}
+
+// batchDone is called by each loop batch with the recipients it asked.
+func (ab *ackBroadcast) batchDone(asked int, registered []*Socket) {
+	ab.mu.Lock()
+	ab.asked += asked
+	ab.batches--
+	last := ab.batches == 0
+	total := ab.asked
+	ended := ab.ended
+	if !ended {
+		ab.sockets = append(ab.sockets, registered...)
+	}
+	ab.mu.Unlock()
+	if ended {
+		for _, s := range registered {
+			s.dropBroadcastAck(ab)
+		}
+	}
+	if last {
+		ab.clientCount(total)
+	}
+}
+
+// onAck passes one acknowledgement on, until the end.
+func (ab *ackBroadcast) onAck(a *Args) {
+	ab.mu.Lock()
+	ended := ab.ended
+	ab.mu.Unlock()
+	if !ended {
+		ab.ack(a)
+	}
+}
+
+// end takes this broadcast's entries out of every socket that still holds
+// one (it did not answer): they no longer count toward MaxPendingAcks.
+func (ab *ackBroadcast) end() {
+	ab.mu.Lock()
+	if ab.ended {
+		ab.mu.Unlock()
+		return
+	}
+	ab.ended = true
+	ss := ab.sockets
+	ab.sockets = nil
+	if ab.timer != nil {
+		ab.timer.Stop()
+	}
+	ab.mu.Unlock()
+	for _, s := range ss {
+		s.dropBroadcastAck(ab)
+	}
 }

@@ -53,9 +53,16 @@ type Options struct {
 }
 
 // Recovery configures connection state recovery (Node's connectionStateRecovery).
+// The in-memory adapter keeps the packets of the last
+// MaxDisconnectionDuration for replay, within MaxPackets and MaxBytes (the
+// oldest go first; a client whose offset is gone gets a fresh session), and
+// at most MaxSessions disconnected sessions.
 type Recovery struct {
 	MaxDisconnectionDuration time.Duration // 2 min
 	SkipMiddlewares          bool
+	MaxPackets               int // per namespace; 65536
+	MaxBytes                 int // per namespace, as encoded; 64 MiB
+	MaxSessions              int // per namespace; 65536
 }
 
 func (o *Options) setDefaults() {
@@ -80,8 +87,21 @@ func (o *Options) setDefaults() {
 	if o.MaxPendingAcks <= 0 {
 		o.MaxPendingAcks = 1024
 	}
-	if o.Recovery != nil && o.Recovery.MaxDisconnectionDuration <= 0 {
-		o.Recovery.MaxDisconnectionDuration = 2 * time.Minute
+	if r := o.Recovery; r != nil {
+		rc := *r // the caller's value is not changed
+		if rc.MaxDisconnectionDuration <= 0 {
+			rc.MaxDisconnectionDuration = 2 * time.Minute
+		}
+		if rc.MaxPackets <= 0 {
+			rc.MaxPackets = 1 << 16
+		}
+		if rc.MaxBytes <= 0 {
+			rc.MaxBytes = 64 << 20
+		}
+		if rc.MaxSessions <= 0 {
+			rc.MaxSessions = 1 << 16
+		}
+		o.Recovery = &rc
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -110,7 +130,8 @@ type Server struct {
 	rateLimited atomic.Int64
 
 	mu      sync.RWMutex
-	nsps    map[string]*Namespace
+	nsps    map[string]*Namespace // static namespaces, and dynamic ones a CONNECT succeeded to
+	pending map[string]*Namespace // dynamic namespaces whose first CONNECTs are still in their middlewares
 	parents []*parentNsp
 	closing bool
 }
@@ -123,7 +144,7 @@ type parentNsp struct {
 // NewServer builds a server; call Serve to run it.
 func NewServer(opts Options) *Server {
 	opts.setDefaults()
-	s := &Server{opts: opts, nsps: make(map[string]*Namespace)}
+	s := &Server{opts: opts, nsps: make(map[string]*Namespace), pending: make(map[string]*Namespace)}
 	s.eng = engine.NewServer(opts.Engine, opts.Listen)
 	s.eng.OnConnection(s.onEngineConnection)
 	s.Of("/")
@@ -147,8 +168,11 @@ func (s *Server) Options() Options { return s.opts }
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	nsps := make([]*Namespace, 0, len(s.nsps))
+	nsps := make([]*Namespace, 0, len(s.nsps)+len(s.pending))
 	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	for _, n := range s.pending {
 		nsps = append(nsps, n)
 	}
 	s.mu.Unlock()
@@ -167,6 +191,13 @@ func (s *Server) Of(name string) *Namespace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
+		n.dynamic.Store(false) // named by the application: it stays
+		return n
+	}
+	if n := s.pending[name]; n != nil {
+		delete(s.pending, name)
+		n.dynamic.Store(false)
+		s.nsps[name] = n
 		return n
 	}
 	n := newNamespace(s, name)
@@ -191,37 +222,125 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
 	return s.OfFunc(func(name string, _ []byte) bool { return re.MatchString(name) })
 }
 
-// lookupNamespace finds or creates (dynamically) the namespace.
-func (s *Server) lookupNamespace(name string, auth []byte) *Namespace {
-	s.mu.RLock()
-	n := s.nsps[name]
-	parents := s.parents
-	s.mu.RUnlock()
-	if n != nil {
+// acquireNamespace finds the namespace a CONNECT names, or creates it as a
+// child of the first parent (OfFunc) that matches. A dynamic namespace is
+// counted: each socket connecting or connected to it holds a reference
+// (released by releaseNamespace), it is listed only once a CONNECT to it
+// succeeded (namespaceJoined), and it goes away with its last socket, so
+// that CONNECTs to names that never succeed cannot pile namespaces up.
+func (s *Server) acquireNamespace(name string, auth []byte) *Namespace {
+	s.mu.Lock()
+	if n := s.lookupLocked(name); n != nil {
+		s.mu.Unlock()
 		return n
 	}
+	parents := s.parents
+	s.mu.Unlock()
 	for _, p := range parents {
-		if p.match(name, auth) {
-			s.mu.Lock()
-			if n = s.nsps[name]; n == nil {
-				n = newNamespace(s, name)
-				p.template.mu.RLock()
-				n.middlewares = append(n.middlewares, p.template.middlewares...)
-				n.onConnection = append(n.onConnection, p.template.onConnection...)
-				p.template.mu.RUnlock()
-				s.nsps[name] = n
-			}
-			s.mu.Unlock()
+		if !p.match(name, auth) { // application code: called without the lock
+			continue
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if n := s.lookupLocked(name); n != nil { // created meanwhile
 			return n
 		}
+		n := newNamespace(s, name)
+		n.dynamic.Store(true)
+		n.refs = 1
+		p.template.mu.RLock()
+		n.middlewares = append(n.middlewares, p.template.middlewares...)
+		n.onConnection = append(n.onConnection, p.template.onConnection...)
+		p.template.mu.RUnlock()
+		s.pending[name] = n
+		return n
 	}
 	return nil
+}
+
+// lookupLocked finds a namespace, counting a reference to a dynamic one.
+// mu is held.
+func (s *Server) lookupLocked(name string) *Namespace {
+	n := s.nsps[name]
+	if n == nil {
+		n = s.pending[name]
+	}
+	if n != nil && n.dynamic.Load() {
+		n.refs++
+	}
+	return n
+}
+
+// namespaceJoined lists a dynamic namespace once a CONNECT to it succeeded.
+func (s *Server) namespaceJoined(n *Namespace) {
+	if !n.dynamic.Load() {
+		return
+	}
+	s.mu.Lock()
+	if n.dynamic.Load() && s.pending[n.name] == n {
+		delete(s.pending, n.name)
+		s.nsps[n.name] = n
+	}
+	s.mu.Unlock()
+}
+
+// releaseNamespace drops a socket's reference to a dynamic namespace and
+// removes the namespace with the last one.
+func (s *Server) releaseNamespace(n *Namespace) {
+	if !n.dynamic.Load() {
+		return
+	}
+	s.mu.Lock()
+	gone := false
+	if n.dynamic.Load() {
+		n.refs--
+		if n.refs == 0 {
+			gone = true
+			if s.nsps[n.name] == n {
+				delete(s.nsps, n.name)
+			}
+			if s.pending[n.name] == n {
+				delete(s.pending, n.name)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if gone {
+		if err := n.adapter.Close(); err != nil {
+			s.opts.Logger.Warn("adapter close failed", "nsp", n.name, "err", err)
+		}
+	}
+}
+
+// Namespaces returns the names of the namespaces that exist: the static
+// ones and the dynamic ones that have sockets.
+func (s *Server) Namespaces() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.nsps))
+	for name := range s.nsps {
+		out = append(out, name)
+	}
+	return out
 }
 
 // panicked counts and logs a panic in application code.
 func (s *Server) panicked(r any) {
 	s.panics.Add(1)
 	s.opts.Logger.Error("panic in a handler; closing that client", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+}
+
+// guard runs application code that belongs to no one client (a broadcast's
+// ack handler, a server-side emit handler, a callback on a timer): a panic
+// is counted and logged, and goes no further.
+func (s *Server) guard(fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.panics.Add(1)
+			s.opts.Logger.Error("panic in an application callback", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
 }
 
 // Stats are the Socket.IO layer's counters.

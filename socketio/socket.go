@@ -137,9 +137,13 @@ func (e *Event) Ack(args ...any) error {
 	return nil
 }
 
+// pendingAck is an acknowledgement a client owes: of an emit (fn, with an
+// optional timeout timer, touched only on the loop it was armed on) or of a
+// broadcast (bcast).
 type pendingAck struct {
 	fn    AckHandler
-	timer loop.Timer
+	bcast *ackBroadcast
+	timer loop.Timer // guarded by the socket's mu where read off its loop
 }
 
 // Socket is a client's connection to one namespace. It is kept small: an
@@ -153,11 +157,10 @@ type Socket struct {
 	auth      json.RawMessage // the CONNECT payload ({} when none)
 	connected atomic.Bool
 	closing   atomic.Bool // onClose has started (once)
+	released  atomic.Bool // its reference to a dynamic namespace is dropped
 	recovered bool
 
 	hasOutgoing atomic.Bool // an OnAnyOutgoing listener exists
-
-	adapterRooms []Room // the MemoryAdapter's record of this socket's rooms, guarded by its lock
 
 	mu           sync.Mutex
 	data         any
@@ -313,14 +316,17 @@ func (s *Socket) OnDisconnecting(fn func(reason string)) {
 // Join adds the socket to rooms. Safe from any goroutine; rooms joined in a
 // connection middleware take effect when the socket connects.
 func (s *Socket) Join(rooms ...Room) {
-	if s.connected.Load() {
-		s.nsp.adapter.AddAll(s.id, rooms)
+	s.mu.Lock()
+	// Under mu: finishConnect sets connected and takes the rooms joined so
+	// far under it, so a Join cannot fall between the two.
+	if !s.connected.Load() && !s.closing.Load() {
+		x := s.extras()
+		x.rooms = append(x.rooms, rooms...)
+		s.mu.Unlock()
 		return
 	}
-	s.mu.Lock()
-	x := s.extras()
-	x.rooms = append(x.rooms, rooms...)
 	s.mu.Unlock()
+	s.nsp.adapter.AddAll(s.id, rooms) // ignored once the socket left the namespace
 }
 
 // Leave removes the socket from a room.
@@ -458,27 +464,14 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 		}
 		return ErrDisconnected
 	}
+	if ack != nil {
+		_, err := s.emitAck(f, event, args, ack)
+		return err
+	}
 	data := make([]any, 0, len(args)+1)
 	data = append(data, event)
 	data = append(data, args...)
 	s.notifyOutgoing(event, args)
-	if ack != nil {
-		id := s.nsp.ackIDs.Add(1) - 1
-		timeout := f.timeout
-		if timeout <= 0 {
-			timeout = s.nsp.srv.opts.AckTimeout
-		}
-		if err := s.registerAck(id, ack, timeout); err != nil {
-			return err
-		}
-		buf, text, att, err := encodeEventPooled(s.nsp.name, id, data, false)
-		if err != nil {
-			s.takeAck(id)
-			return err
-		}
-		s.client.sess.SendPooled(buf, text, att, f.volatile)
-		return nil
-	}
 	if s.nsp.srv.opts.Recovery != nil && !f.volatile {
 		// With recovery, a socket emit is a broadcast to the socket's own
 		// room so that it gets an offset and can be replayed (as in Node).
@@ -510,15 +503,51 @@ func (s *Socket) emitWithAck(ctx context.Context, f emitFlags, event string, arg
 		}
 		ch <- res{a, err}
 	})
-	if err := s.emit(f, event, append(args, handler)); err != nil {
+	id, err := s.emitAck(f, event, args, handler)
+	if err != nil {
 		return nil, err
 	}
 	select {
 	case r := <-ch:
 		return r.a, r.err
 	case <-ctx.Done():
+		// Nobody waits any more: the entry goes (it counted toward
+		// MaxPendingAcks), and so does its timer.
+		if pa := s.takeAck(id); pa != nil {
+			s.cancelAck(-1, pa)
+		}
 		return nil, ctx.Err()
 	}
+}
+
+// emitAck is emit with an ack handler, returning the ack id.
+func (s *Socket) emitAck(f emitFlags, event string, args []any, ack AckHandler) (int64, error) {
+	if isReserved(event) {
+		return 0, ErrReservedEvent
+	}
+	if !s.connected.Load() {
+		return 0, ErrDisconnected
+	}
+	data := make([]any, 0, len(args)+1)
+	data = append(data, event)
+	data = append(data, args...)
+	s.notifyOutgoing(event, args)
+	id := s.nsp.ackIDs.Add(1) - 1
+	timeout := f.timeout
+	if timeout <= 0 {
+		timeout = s.nsp.srv.opts.AckTimeout
+	}
+	pa, err := s.registerAck(id, ack, timeout)
+	if err != nil {
+		return 0, err
+	}
+	buf, text, att, err := encodeEventPooled(s.nsp.name, id, data, false)
+	if err != nil {
+		s.cancelAck(id, pa)
+		return 0, err
+	}
+	s.client.sess.SendPooled(buf, text, att, f.volatile)
+	return id, nil
 }
 
 // notifyOutgoingData calls the OnAnyOutgoing listeners with a packet's data
@@ -546,16 +575,15 @@ func (s *Socket) notifyOutgoing(event string, args []any) {
 	}
 }
 
-// registerAck records a pending acknowledgement; a timeout arms a timer on
-// the session's loop. Timers are never stopped: one that fires after its
-// ack was answered finds nothing to do.
-func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) error {
+// registerAck records a pending acknowledgement. A timeout arms a timer,
+// on the session's loop: timers are only ever touched on their loop.
+func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) (*pendingAck, error) {
 	pa := &pendingAck{fn: fn}
 	s.mu.Lock()
 	x := s.extras()
 	if len(x.acks) >= s.nsp.srv.opts.MaxPendingAcks {
 		s.mu.Unlock()
-		return ErrTooManyAcks
+		return nil, ErrTooManyAcks
 	}
 	if x.acks == nil {
 		x.acks = make(map[int64]*pendingAck)
@@ -566,9 +594,7 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 		sess := s.client.sess
 		sess.Do(func() {
 			s.mu.Lock()
-			pending := s.x != nil && s.x.acks[id] == pa
-			if pending {
-				// Armed under mu, so whoever takes the ack sees the timer.
+			if s.x != nil && s.x.acks[id] == pa { // not answered or cancelled meanwhile
 				pa.timer.Init(sess.Loop(), func() {
 					s.client.do(func() {
 						if p := s.takeAck(id); p != nil {
@@ -581,28 +607,42 @@ func (s *Socket) registerAck(id int64, fn AckHandler, timeout time.Duration) err
 			s.mu.Unlock()
 		})
 	}
-	return nil
+	return pa, nil
 }
 
-// registerBroadcastAck is registerAck for one recipient of a broadcast with
-// acks; the broadcast's collector owns the timeout.
-func (s *Socket) registerBroadcastAck(id int64, fn func(*Args)) {
+// registerBroadcastAck records that the socket owes ab an acknowledgement.
+// It refuses when the socket already owes MaxPendingAcks (the broadcast
+// then skips it) or is disconnecting.
+func (s *Socket) registerBroadcastAck(ab *ackBroadcast) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
 	x := s.extras()
+	if len(x.acks) >= s.nsp.srv.opts.MaxPendingAcks {
+		return false
+	}
 	if x.acks == nil {
 		x.acks = make(map[int64]*pendingAck)
 	}
-	x.acks[id] = &pendingAck{fn: func(a *Args, err error) {
-		if err == nil {
-			fn(a)
+	x.acks[ab.id] = &pendingAck{bcast: ab}
+	return true
+}
+
+// dropBroadcastAck takes out ab's entry, if still there (its broadcast ended).
+func (s *Socket) dropBroadcastAck(ab *ackBroadcast) {
+	s.mu.Lock()
+	if s.x != nil {
+		if pa := s.x.acks[ab.id]; pa != nil && pa.bcast == ab {
+			delete(s.x.acks, ab.id)
 		}
-	}}
+	}
 	s.mu.Unlock()
 }
 
-// takeAck removes a pending ack and stops its timeout (from the session's
-// loop, where acks resolve): a stopped timer no longer keeps the socket
-// reachable until it would have fired.
+// takeAck removes a pending ack; the caller stops its timer (stopTimer on
+// the loop, cancelAck elsewhere).
 func (s *Socket) takeAck(id int64) *pendingAck {
 	s.mu.Lock()
 	var pa *pendingAck
@@ -610,11 +650,36 @@ func (s *Socket) takeAck(id int64) *pendingAck {
 		pa = s.x.acks[id]
 		delete(s.x.acks, id)
 	}
-	if pa != nil {
-		pa.timer.StopFrom(s.client.sess.Loop())
-	}
 	s.mu.Unlock()
 	return pa
+}
+
+// stopTimer stops pa's timeout from loop cur, the loop the caller runs on
+// (the timer's own loop, or another one after the session moved: then the
+// stop is posted to the timer's loop). A stopped timer no longer keeps the
+// socket reachable until it would have fired.
+func (s *Socket) stopTimer(pa *pendingAck, cur *loop.Loop) {
+	s.mu.Lock()
+	tl := pa.timer.Loop() // written under mu by the arming task
+	s.mu.Unlock()
+	if tl != nil {
+		pa.timer.StopFrom(cur)
+	}
+}
+
+// cancelAck withdraws a pending ack from any goroutine (id >= 0: still to
+// take out of the table): the timer is stopped by a task on the session's
+// loop, after the task that arms it.
+func (s *Socket) cancelAck(id int64, pa *pendingAck) {
+	if id >= 0 {
+		s.mu.Lock()
+		if s.x != nil && s.x.acks[id] == pa {
+			delete(s.x.acks, id)
+		}
+		s.mu.Unlock()
+	}
+	sess := s.client.sess
+	sess.Do(func() { s.stopTimer(pa, sess.Loop()) })
 }
 
 // onEvent dispatches an EVENT packet (on the loop).
@@ -800,6 +865,11 @@ func (s *Socket) onAck(p *codec.SIOPacket, attachments [][]byte) {
 	if err := parseArgs(p.Data, 0, attachments, &a); err != nil {
 		return
 	}
+	if pa.bcast != nil {
+		pa.bcast.onAck(&a)
+		return
+	}
+	s.stopTimer(pa, s.client.sess.Loop())
 	pa.fn(&a, nil)
 }
 
@@ -822,12 +892,9 @@ func (s *Socket) onClose(reason string) {
 		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.roomsSnapshot(), Data: s.Data()})
 	}
 	s.nsp.remove(s) // first: AddAll refuses sockets no longer in the namespace
-	if ma, ok := s.nsp.adapter.(*MemoryAdapter); ok {
-		ma.delSocket(s)
-	} else {
-		s.nsp.adapter.DelAll(s.id)
-	}
+	s.nsp.adapter.DelAll(s.id)
 	s.client.remove(s)
+	s.releaseNamespace()
 	var acks map[int64]*pendingAck
 	s.mu.Lock()
 	if s.x != nil {
@@ -838,13 +905,21 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Unlock()
 	cur := s.client.sess.Loop()
 	for _, pa := range acks {
-		s.mu.Lock()
-		pa.timer.StopFrom(cur)
-		s.mu.Unlock()
+		if pa.bcast != nil {
+			continue // its broadcast counts the answer missing
+		}
+		s.stopTimer(pa, cur)
 		pa.fn(nil, ErrDisconnected)
 	}
 	for _, h := range hs {
 		h(reason)
+	}
+}
+
+// releaseNamespace drops the socket's hold on a dynamic namespace, once.
+func (s *Socket) releaseNamespace() {
+	if s.released.CompareAndSwap(false, true) {
+		s.nsp.srv.releaseNamespace(s.nsp)
 	}
 }
 
