@@ -253,6 +253,12 @@ func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]RemoteSocket, e
 	return out, err
 }
 
+// Sockets returns the ids of the matching sockets (cluster-wide; Node's
+// allSockets).
+func (b *BroadcastOperator) Sockets(ctx context.Context) ([]SocketID, error) {
+	return b.nsp.adapter.Sockets(ctx, b.options())
+}
+
 // SocketsJoin makes the matching sockets join rooms.
 func (b *BroadcastOperator) SocketsJoin(rooms ...Room) { b.nsp.adapter.AddSockets(b.options(), rooms) }
 

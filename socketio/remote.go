@@ -164,3 +164,7 @@ func ArgsFromValues(values ...any) (*Args, error) {
 	}
 	return a, nil
 }
+
+// Attachments returns the binary attachments the arguments' placeholders
+// index (for a cluster adapter that forwards raw arguments as they came).
+func (a *Args) Attachments() [][]byte { return a.attachments }
