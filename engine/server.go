@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -256,7 +258,10 @@ func (s *Server) originRefused(r *loop.Request) bool {
 
 func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte) {
 	l := c.Loop()
-	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr()}
+	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr(), secure: r.Proto == "https"}
+	if ta, ok := ss.remote.(*net.TCPAddr); r.ClientAddr.IsValid() && (!ok || ta.AddrPort().Addr().Unmap() != r.ClientAddr) {
+		ss.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.ClientAddr, 0)) // a trusted proxy's client
+	}
 	ss.owner.Store(l)
 	upgrades := s.upgrades
 	if upgrade {

@@ -129,13 +129,18 @@ type Session struct {
 	handler Handler
 
 	remote net.Addr
+	secure bool
 
 	// Data is free for the application (the Socket.IO layer keeps its client here).
 	Data any
 }
 
-// RemoteAddr is the address of the client that opened the session.
+// RemoteAddr is the address of the client that opened the session (behind
+// a trusted proxy, the one its headers name; port 0 then).
 func (s *Session) RemoteAddr() net.Addr { return s.remote }
+
+// Secure reports whether a trusted proxy said the client used https.
+func (s *Session) Secure() bool { return s.secure }
 
 // ID is the Engine.IO session id (the sid of the handshake).
 func (s *Session) ID() string { return s.id }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ const (
 	flagHead                            // the held request is a HEAD: its response has no body
 	flagAdmitted                        // counted by Options.Admission: release on close
 	flagPaused                          // input paused (PauseInput): nothing is read or parsed
+	flagTrusted                         // the peer is a trusted proxy (Options.TrustedProxies)
 )
 
 // lingerTimeout bounds how long a connection we are done with may keep
@@ -313,7 +315,13 @@ func (c *Conn) Run(l *Loop) {
 // slice in it are borrowed: valid only until ServeHTTP returns.
 type Request struct {
 	codec.Request
-	Body []byte
+	// ClientAddr is the client's address: the peer's, or, when the peer is
+	// a trusted proxy (Options.TrustedProxies), the one its forwarding
+	// headers name. Proto is "https" or "http" as a trusted proxy reported
+	// it ("" when none did).
+	ClientAddr netip.Addr
+	Proto      string
+	Body       []byte
 	// BodyTooLarge is set when Content-Length exceeds Options.MaxBodyBytes. The
 	// body is not read; the handler answers (413 or an earlier error) and the
 	// connection is closed after the response.
@@ -345,6 +353,10 @@ func (c *Conn) serveHTTP() {
 			return
 		}
 		c.headDone()
+		req.ClientAddr, req.Proto = remoteIP(c.gc.RemoteAddr()), ""
+		if c.flags&flagTrusted != 0 {
+			c.forwarded(req)
+		}
 		if c.refuse != 0 {
 			c.reason = ReasonRefused
 			c.flags |= flagAwaiting | flagDiscardInput
@@ -391,6 +403,30 @@ func (c *Conn) serveHTTP() {
 		int64(c.gc.InboundBuffered()) > int64(srv.opts.MaxHeaderBytes)+srv.opts.MaxBodyBytes {
 		c.Close(ReasonBadRequest)
 	}
+}
+
+// forwarded takes the client's address from a trusted proxy's headers and,
+// with Options.Admission, admits the connection under it (admission of a
+// trusted proxy's connections waits for their first request; a proxy that
+// reuses a connection for other clients keeps it under the first one's).
+func (c *Conn) forwarded(req *Request) {
+	srv := c.loop.srv
+	req.ClientAddr, req.Proto = codec.ForwardedClient(&req.Request, req.ClientAddr, srv.trusted)
+	a := srv.opts.Admission
+	if a == nil || c.flags&flagAdmitted != 0 || c.refuse != 0 {
+		return
+	}
+	d := a.Admit(req.ClientAddr, c.loop.Now())
+	if !d.OK {
+		c.refuse, c.retryAfter = uint16(d.Status), uint16((d.RetryAfter+time.Second-1)/time.Second)
+		srv.stats.refused.Add(1)
+		return
+	}
+	c.flags |= flagAdmitted
+	if c.loop.admittedAs == nil {
+		c.loop.admittedAs = make(map[*Conn]netip.Addr)
+	}
+	c.loop.admittedAs[c] = req.ClientAddr
 }
 
 func (c *Conn) respondError(status int, msg string) {

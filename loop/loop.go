@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,8 @@ type Loop struct {
 
 	drainWait  map[*Conn]*drainWaiter // loop only: connections over their output cap, and what to run once drained
 	drainTimer Timer
-	epfd       int // loop only: gnet's epoll descriptor + 1 (0: not looked up; -1+1: unreachable), for pausing input
+	admittedAs map[*Conn]netip.Addr // loop only: trusted proxies' connections, admitted under their client's address
+	epfd       int                  // loop only: gnet's epoll descriptor + 1 (0: not looked up; -1+1: unreachable), for pausing input
 
 	timers     timerHeap
 	armedNext  int64         // loop only: the deadline the driver was last told about

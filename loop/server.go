@@ -68,9 +68,18 @@ type Options struct {
 	HeadTimeout time.Duration
 	// Admission, if set, vets each new connection before anything is
 	// parsed; refused ones get 429 or 503 with Retry-After to their first
-	// request, then are closed.
+	// request, then are closed. A trusted proxy's connection is vetted at
+	// its first request, under the client address its headers give.
 	Admission *limits.Admission
-	Logger    *slog.Logger
+	// TrustedProxies are the networks of the load balancers in front of
+	// the server (none by default). A request from one of them has its
+	// client address (Request.ClientAddr: admission, Handshake().Address,
+	// rate limits keyed by address) taken from Forwarded or
+	// X-Forwarded-For, and its scheme (Handshake().Secure) from Forwarded
+	// or X-Forwarded-Proto. Requests from anyone else have those headers
+	// ignored.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -152,6 +161,16 @@ func NewServer(h Handler, opts Options) *Server {
 
 // Options returns the effective options.
 func (s *Server) Options() Options { return s.opts }
+
+// trusted reports whether a is in Options.TrustedProxies.
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *Server) now() int64 { return int64(time.Since(s.base)) }
 
@@ -349,8 +368,11 @@ func (g *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	s.stats.open.Add(1)
 	s.stats.accepted.Add(1)
-	if a := s.opts.Admission; a != nil {
-		d := a.Admit(remoteIP(gc.RemoteAddr()), s.now())
+	peer := remoteIP(gc.RemoteAddr())
+	if len(s.opts.TrustedProxies) > 0 && s.trusted(peer) {
+		c.flags |= flagTrusted // admitted at its first request, under the client's address
+	} else if a := s.opts.Admission; a != nil {
+		d := a.Admit(peer, s.now())
 		if d.OK {
 			c.flags |= flagAdmitted
 		} else {
@@ -404,7 +426,12 @@ func (g *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s := g.s
 	s.stats.open.Add(-1)
 	if c.flags&flagAdmitted != 0 {
-		s.opts.Admission.Release(remoteIP(gc.RemoteAddr()))
+		ip := remoteIP(gc.RemoteAddr())
+		if fwd, ok := c.loop.admittedAs[c]; ok {
+			ip = fwd
+			delete(c.loop.admittedAs, c)
+		}
+		s.opts.Admission.Release(ip)
 	}
 	if c.reason == ReasonNone {
 		s.mu.Lock()

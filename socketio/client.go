@@ -57,7 +57,7 @@ func (c *client) OnClose(sess *engine.Session, reason engine.Reason) {
 
 // handshake builds the Handshake of the connection.
 func (c *client) handshake() Handshake {
-	h := Handshake{Time: time.Unix(0, c.at), rawHead: c.head, XDomain: c.xdomain}
+	h := Handshake{Time: time.Unix(0, c.at), rawHead: c.head, XDomain: c.xdomain, Secure: c.sess.Secure()}
 	if ra := c.sess.RemoteAddr(); ra != nil {
 		h.Address = remoteIP(ra)
 	}
