@@ -370,3 +370,23 @@ func TestResponseBeforeACloseIsWrittenWhole(t *testing.T) {
 		t.Fatalf("body of %d bytes, want %d (the answer was cut)", len(body), want)
 	}
 }
+
+// TestLatePingStillGivesTheClientTimeToAnswer: when the loop stalls past
+// the pong deadline, the ping leaves late; its deadline used to be already
+// over when it left, and a client that answered at once was closed.
+func TestLatePingStillGivesTheClientTimeToAnswer(t *testing.T) {
+	ts := startServer(t, engine.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond},
+		loop.Options{NumLoops: 1}, nil)
+	w, _ := ts.openWS(t)
+	defer w.close()
+	l := ts.srv.Loop().Loops()[0]
+	time.Sleep(200 * time.Millisecond)
+	l.PostFunc(func() { time.Sleep(600 * time.Millisecond) }) // stalls across the ping and its deadline
+	for range 3 {                                             // the late ping, then two on time
+		w.expectText(t, "2")
+		w.sendText(t, "3")
+	}
+	if c := ts.srv.Stats().Closed; len(c) != 0 {
+		t.Fatalf("closed: %v", c)
+	}
+}

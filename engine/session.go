@@ -595,8 +595,11 @@ func (s *Session) onHeartbeat() {
 	s.awaitingPong = true
 	// From the scheduled ping time, not from when the timer ran: a busy
 	// loop must not stretch pingInterval+pingTimeout (the suites expect the
-	// session gone right after it).
-	s.hb.ResetAt(s.hb.When() + int64(s.srv.cfg.PingTimeout))
+	// session gone right after it). But a ping that leaves late (the loop
+	// stalled) still gives the client half the timeout to answer: the
+	// client cannot answer a ping before it is sent.
+	pt := int64(s.srv.cfg.PingTimeout)
+	s.hb.ResetAt(max(s.hb.When()+pt, s.owner.Load().Now()+pt/2))
 	s.queue(outPacket{typ: codec.PacketPing})
 	s.flushPolling()
 }
