@@ -11,5 +11,14 @@
 // to run on an event loop; use an AckHandler there instead.
 //
 // Arguments received by a handler borrow the connection's read buffer: they
-// are valid until the handler returns (Args.Clone keeps them).
+// are valid until the handler returns (Args.Clone keeps them). Emitted
+// values are encoded as encoding/json.Marshal encodes them, except that
+// []byte values become binary attachments and json.RawMessage / RawBinary
+// arguments pass through unchanged.
+//
+// Clusters. The Adapter interface is what a cluster adapter (Redis)
+// implements, usually around a MemoryAdapter for the local part; remote
+// sockets (FetchSockets), broadcasts with acks counted per node, server-side
+// emits with acks and recovery offsets assigned by the adapter all go
+// through it.
 package socketio
