@@ -390,3 +390,44 @@ func TestLatePingStillGivesTheClientTimeToAnswer(t *testing.T) {
 		t.Fatalf("closed: %v", c)
 	}
 }
+
+// TestPollingRequestAfterTheUpgradePacketIsRefused: a GET the client sends
+// after "5" gets 400 as soon as the server has read the "5", not once the
+// session's loop has run the upgrade: a GET that the session's loop read
+// while the upgrade still waited in its queue was served as a poll (the
+// official suite's "should ignore HTTP requests with same sid after
+// upgrade" failed now and then). Here the session's loop is kept busy with
+// more queued tasks than one pass runs, so that it reads the GET (its
+// connection is on that loop; gnet hands connections out in turn) between
+// two passes, before the upgrade the WebSocket's loop queued behind them.
+func TestPollingRequestAfterTheUpgradePacketIsRefused(t *testing.T) {
+	sessions := make(chan *engine.Session, 1)
+	ts := startServer(t, engine.Config{}, loop.Options{NumLoops: 2}, func(s *engine.Session, r *loop.Request) {
+		sessions <- s
+		echoApp(s, r)
+	})
+	for range 10 {
+		hs := ts.handshake(t) // its connection is on the session's loop
+		owner := (<-sessions).Loop()
+		w := ts.dialWS(t, "transport=websocket&sid="+hs.SID) // the other loop
+		c := ts.dial(t)                                      // the session's loop again
+		release := make(chan struct{})
+		owner.PostFunc(func() { <-release })
+		for range 300 {
+			owner.PostFunc(func() {})
+		}
+		w.writeRaw(t, append(frame(finText, []byte("2probe")), frame(finText, []byte("5"))...))
+		time.Sleep(5 * time.Millisecond) // the other loop reads them and queues them
+		c.write(t, get(ts.sidPath(hs.SID)))
+		time.Sleep(5 * time.Millisecond)
+		close(release)
+		r, err := c.readResponse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectError(t, r, 400, 3, "Bad request")
+		c.close()
+		w.expectText(t, "3probe")
+		w.close()
+	}
+}

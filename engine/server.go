@@ -169,7 +169,7 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 			return
 		}
 		isWS := string(transportB) == "websocket"
-		if !upgrade && (isWS || ss.upgraded.Load()) {
+		if !upgrade && (isWS || ss.upgraded.Load() || ss.upgrading.Load()) {
 			s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
 			return
 		}
@@ -332,6 +332,11 @@ func (ss *Session) badRequest(c *loop.Conn, extra []byte) {
 
 func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 	cur := ss.owner.Load()
+	if ss.upgrading.Load() && ss.transport == transportPolling && ss.state != stateClosed {
+		// "5" came on the probe before this GET, and waits in the queue.
+		ss.badRequest(c, extra)
+		return
+	}
 	if ss.straggler {
 		ss.straggler = false
 		ss.closeTimer.stop()
@@ -615,6 +620,10 @@ func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
 		}
 		if !binary && string(data) == "5" {
 			ctx.upgrading = true
+			// The client sent "5" before any later polling request: refuse
+			// those now, not once the owner loop has run the upgrade (a GET
+			// could otherwise overtake it and be answered as a poll).
+			ss.upgrading.Store(true)
 		}
 		ss.owner.Load().Post(&sessTask{s: ss, fn: func() { ss.onProbeMessage(c, cp, binary) }})
 	}

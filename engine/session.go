@@ -111,6 +111,7 @@ type Session struct {
 	straggler    bool // closed by the client; one late GET is still answered "6"
 
 	upgraded  atomic.Bool // transport is WebSocket (read by other loops to verify requests)
+	upgrading atomic.Bool // a probe WebSocket sent the upgrade packet: polling requests are refused from then on
 	migrating atomic.Bool // ownership is moving to the WebSocket's loop (changed under mu)
 
 	mu          sync.Mutex
