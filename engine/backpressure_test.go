@@ -431,3 +431,26 @@ func TestPollingRequestAfterTheUpgradePacketIsRefused(t *testing.T) {
 		w.close()
 	}
 }
+
+// TestProbeIsAnsweredByTheWebSocketsLoop: "3probe" goes out as soon as the
+// WebSocket's loop reads "2probe", as Node answers it, even while the
+// session's loop is busy: a client that moves on (a request on another
+// connection) sees the probe answered first.
+func TestProbeIsAnsweredByTheWebSocketsLoop(t *testing.T) {
+	sessions := make(chan *engine.Session, 1)
+	ts := startServer(t, engine.Config{}, loop.Options{NumLoops: 2}, func(s *engine.Session, r *loop.Request) {
+		sessions <- s
+		echoApp(s, r)
+	})
+	hs := ts.handshake(t) // on the session's loop
+	owner := (<-sessions).Loop()
+	w := ts.dialWS(t, "transport=websocket&sid="+hs.SID) // the other loop
+	release := make(chan struct{})
+	owner.PostFunc(func() { <-release })
+	defer close(release)
+	w.sendText(t, "2probe")
+	op, p, err := w.readFrameErr(500 * time.Millisecond)
+	if err != nil || op != ws.OpText || string(p) != "3probe" {
+		t.Fatalf("got %v %q %v while the session's loop was busy, want 3probe at once", op, p, err)
+	}
+}

@@ -485,12 +485,7 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	}
 	switch {
 	case !binary && string(data) == "2probe":
-		ss.probeAcked = true
-		if c.Loop() == cur {
-			c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply)
-		} else {
-			c.Post(func(c *loop.Conn) { c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply) })
-		}
+		ss.probeAcked = true // "3probe" went out when the WebSocket's loop read it
 		if ss.pollConn != nil {
 			ss.answerPoll([]byte{'6'})
 		}
@@ -617,6 +612,11 @@ func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
 			}
 			ctx.held = append(ctx.held, heldFrame{data: cp, binary: binary})
 			return
+		}
+		if !binary && string(data) == "2probe" {
+			// Answered here, at once, as Node does: the client may go on
+			// (another request, "5") before the session's loop gets to it.
+			c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply)
 		}
 		if !binary && string(data) == "5" {
 			ctx.upgrading = true
