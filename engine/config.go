@@ -33,7 +33,9 @@ type Config struct {
 	// CORS is off when nil.
 	CORS *CORS
 	// AllowRequest, if set, vets every handshake (requests without sid). A
-	// non-nil error refuses it with 403 {"code":4,"message":err.Error()}.
+	// non-nil error refuses it with 403 {"code":4,"message":err.Error()},
+	// or, when the error is a *Refusal, with the Refusal's status and
+	// Retry-After (a node shedding load answers 503 and clients back off).
 	// It runs on an event loop and must not block.
 	AllowRequest func(r *loop.Request) error
 	// Fallback serves requests outside Path; nil answers 404.
@@ -42,6 +44,21 @@ type Config struct {
 
 // ErrForbidden is the default AllowRequest refusal.
 var ErrForbidden = errors.New("Forbidden")
+
+// Refusal is an AllowRequest error answered with its own HTTP status (429
+// or 503, say) and a Retry-After header instead of 403.
+type Refusal struct {
+	Status     int           // HTTP status; 503 when zero
+	RetryAfter time.Duration // rounded up to whole seconds; 1 s when zero
+	Message    string        // the body's message; the status text when empty
+}
+
+func (r *Refusal) Error() string {
+	if r.Message != "" {
+		return r.Message
+	}
+	return "Service Unavailable"
+}
 
 func (c *Config) setDefaults() {
 	if c.Path == "" {

@@ -321,6 +321,29 @@ func TestAllowRequestRefusalIs403WithItsMessage(t *testing.T) {
 	ts.checkNoLeaks(t)
 }
 
+// TestAllowRequestRefusalCarriesItsStatusAndRetryAfter: a node shedding load
+// (emergency mode) refuses handshakes with 503 and Retry-After, which
+// clients back off on, rather than a 403 that reads as "not allowed".
+func TestAllowRequestRefusalCarriesItsStatusAndRetryAfter(t *testing.T) {
+	cfg := engine.Config{AllowRequest: func(r *loop.Request) error {
+		return &engine.Refusal{Status: 503, RetryAfter: 1500 * time.Millisecond, Message: "emergency"}
+	}}
+	ts := startServer(t, cfg, loop.Options{}, nil)
+	c := ts.dial(t)
+	r := c.do(t, get(ts.path("transport=polling")))
+	expectError(t, r, 503, 4, "emergency")
+	if got := r.header.Get("Retry-After"); got != "2" {
+		t.Fatalf("Retry-After %q, want 2 (1.5 s rounded up)", got)
+	}
+	c.close()
+	c = ts.dial(t)
+	r = c.do(t, wsRequest(ts.path("transport=websocket")))
+	if r.status != 503 || string(r.body) != "emergency" || r.header.Get("Retry-After") != "2" {
+		t.Fatalf("refused upgrade: %d %v %q", r.status, r.header, r.body)
+	}
+	c.close()
+}
+
 func TestUpgradeRequestErrorsAreRawAndCloseTheSocket(t *testing.T) {
 	ts := startServer(t, engine.Config{}, loop.Options{}, nil)
 	rows := []struct {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -202,6 +203,11 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 	}
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
+			var rf *Refusal
+			if errors.As(err, &rf) {
+				s.refuseWith(c, upgrade, extra, rf)
+				return
+			}
 			s.refuse(c, r, upgrade, extra, codec.ErrCodeForbidden, err.Error())
 			return
 		}
@@ -248,6 +254,29 @@ func (s *Server) refuse(c *loop.Conn, r *loop.Request, upgrade bool, extra []byt
 	}
 	c.Respond(&loop.Response{Status: status, ContentType: "application/json", Extra: extra,
 		Body: codec.AppendErrorJSON(nil, code, msg)})
+}
+
+// refuseWith answers an AllowRequest *Refusal: its status, Retry-After, and
+// the Engine.IO error JSON (code 4, the refusal's message) or, on an
+// upgrade request, the message as text.
+func (s *Server) refuseWith(c *loop.Conn, upgrade bool, extra []byte, rf *Refusal) {
+	status := rf.Status
+	if status == 0 {
+		status = 503
+	}
+	secs := int64((rf.RetryAfter + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	extra = append(extra, "Retry-After: "...)
+	extra = strconv.AppendInt(extra, secs, 10)
+	extra = append(extra, "\r\n"...)
+	if upgrade {
+		c.Respond(&loop.Response{Status: status, ContentType: "text/html", Extra: extra, Body: []byte(rf.Error()), Close: true})
+		return
+	}
+	c.Respond(&loop.Response{Status: status, ContentType: "application/json", Extra: extra,
+		Body: codec.AppendErrorJSON(nil, codec.ErrCodeForbidden, rf.Error()), Close: true})
 }
 
 // originRefused applies CORS.CheckWebSocketOrigin to a WebSocket handshake.
