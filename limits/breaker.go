@@ -131,6 +131,16 @@ func (b *Breaker) unlock() {
 	}
 }
 
+// Reset closes the breaker and forgets its failures (an operator's
+// recovery: the dependency is known to be back). Its trips are kept.
+func (b *Breaker) Reset() {
+	b.mu.Lock()
+	defer b.unlock()
+	b.failures = 0
+	b.probing = false
+	b.setLocked(Closed)
+}
+
 // Do runs fn through the breaker.
 func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
 	if err := b.Allow(); err != nil {

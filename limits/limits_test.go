@@ -234,6 +234,25 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	}
 }
 
+// TestBreakerResetClosesAnOpenBreaker: an operator's recovery lets calls
+// through at once instead of after the cooldown, and keeps the trip count.
+func TestBreakerResetClosesAnOpenBreaker(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := &Breaker{Name: "backend", Threshold: 1, Cooldown: time.Hour, Now: func() time.Time { return now }}
+	_ = b.Do(context.Background(), func(context.Context) error { return errors.New("down") })
+	if err := b.Allow(); err != ErrOpen {
+		t.Fatalf("breaker not open after a failure: %v", err)
+	}
+	b.Reset()
+	if err := b.Allow(); err != nil {
+		t.Fatalf("reset breaker refused a call: %v", err)
+	}
+	b.Done(nil)
+	if st := b.Stats(); st.State != Closed || st.Trips != 1 || st.Failures != 0 {
+		t.Fatalf("after reset: %+v", st)
+	}
+}
+
 func TestSanitizeText(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"hello world", "hello world"},
