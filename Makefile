@@ -9,7 +9,7 @@ INTEROP := test/interop
 .PHONY: run test deps build vet bench bench-quick bench-codec fuzz conformance-eio conformance-sio clean
 
 run:
-	$(GO) run ./cmd/server
+	$(GO) run ./cmd/server -dev
 
 build:
 	$(GO) build -o bin/server ./cmd/server

@@ -1,99 +1,86 @@
-// Command server runs the real-time server with defaults: listen on :3000,
-// Socket.IO at /socket.io/, no configuration needed. Until the production
-// gateway lands it serves a small demo app any socket.io-client can use:
+// Command server runs the chat gateway (package gateway): JWT auth, channels,
+// messages with history, typing, presence, moderation, health and metrics,
+// graceful shutdown. Configuration comes from environment variables, each
+// also a flag (docs/OPERATIONS.md); without a JWT key it refuses to start
+// unless run with -dev, which generates a secret and prints ready-to-use
+// tokens:
 //
-//	emit("echo", x, ack)       → ack(x)
-//	emit("join", room, ack)    → joins room, ack()
-//	emit("say", room, msg)     → everyone else in room gets "said" (msg)
+//	go run ./cmd/server -dev
 //
-// GET /healthz answers ok. SIGINT/SIGTERM close every session with
-// "server shutting down" (clients reconnect) and exit.
+// SIGINT/SIGTERM stop accepting, let in-flight acks finish, close every
+// socket with "server shutting down" and exit within DRAIN_TIMEOUT.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"sio/engine"
-	"sio/loop"
-	"sio/socketio"
+	"sio/gateway"
 )
 
-func main() {
-	addr := flag.String("addr", envOr("ADDR", ":3000"), "listen address (env ADDR)")
-	path := flag.String("path", envOr("SIO_PATH", "/socket.io/"), "Socket.IO path (env SIO_PATH)")
-	reusePort := flag.Bool("reuseport", false, "set SO_REUSEPORT (several processes on one port)")
-	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+func main() { os.Exit(run(os.Args[1:])) }
 
-	io := socketio.NewServer(socketio.Options{
-		Engine: engine.Config{
-			Path: *path,
-			Fallback: func(c *loop.Conn, r *loop.Request) {
-				if string(r.Path) == "/healthz" {
-					c.Respond(&loop.Response{Status: 200, ContentType: "text/plain; charset=utf-8", Body: []byte("ok\n")})
-					return
-				}
-				c.Respond(&loop.Response{Status: 404, ContentType: "text/plain; charset=utf-8", Body: []byte("Not Found")})
-			},
-		},
-		Listen: loop.Options{Addr: *addr, ReusePort: *reusePort, Logger: log},
-		Logger: log,
-	})
-	io.OnConnection(func(s *socketio.Socket) {
-		s.On("echo", func(e *socketio.Event) { _ = e.Ack(e.Values()...) })
-		s.On("join", func(e *socketio.Event) {
-			if room, err := e.String(0); err == nil {
-				s.Join(socketio.Room(room))
-			}
-			_ = e.Ack()
-		})
-		s.On("say", func(e *socketio.Event) {
-			room, err := e.String(0)
-			if err != nil {
-				return
-			}
-			v, _ := e.Value(1)
-			_ = s.To(socketio.Room(room)).Emit("said", v)
-		})
-	})
+func run(args []string) int {
+	cfg, err := gateway.LoadConfig(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server: configuration:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var tokens gateway.DevTokens
+	if cfg.Dev {
+		if tokens, err = gateway.SetupDev(&cfg); err != nil {
+			log.Error("dev mode", "err", err)
+			return 1
+		}
+	}
+	if !cfg.KeyConfigured() {
+		fmt.Fprintln(os.Stderr, "server:", gateway.ErrNoKey)
+		return 2
+	}
+	g, err := gateway.New(cfg, gateway.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := g.Start(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if cfg.Dev {
+		log.Warn("DEVELOPMENT MODE: generated secret, any browser origin; never use -dev in production")
+		if tokens.Member != "" {
+			log.Info("dev token (member alice: channels general, random)", "token", tokens.Member)
+			log.Info("dev token (moderator mod: every channel)", "token", tokens.Moderator)
+			fmt.Fprintln(os.Stderr, "try: "+gateway.ClientExample(fmt.Sprintf("localhost:%d", cfg.Port), tokens.Member))
+		}
+		log.Info("dev admin token (POST /admin/socket/recovery)", "token", tokens.AdminToken)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- io.Serve() }()
-	select {
-	case <-io.Ready():
-		log.Info("listening", "addr", io.Engine().Loop().Addr().String(), "path", *path)
-	case err := <-done:
-		log.Error("cannot start", "err", err)
-		os.Exit(1)
-	}
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := io.Close(sctx); err != nil {
-			log.Error("shutdown", "err", err)
-		}
-		<-done
-	case err := <-done:
-		if err != nil {
-			log.Error("server stopped", "err", err)
-			os.Exit(1)
-		}
+	case err := <-g.Done():
+		log.Error("server stopped", "err", err)
+		return 1
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
+	log.Info("shutting down", "drainTimeout", cfg.DrainTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	if err := g.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
 	}
-	return def
+	log.Info("stopped")
+	return 0
 }

@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"sio/loop"
+)
+
+// HealthReport is the body of /health/socket.
+type HealthReport struct {
+	Status    string            `json:"status"` // ok, degraded or emergency
+	Emergency bool              `json:"emergency"`
+	Checks    map[string]string `json:"checks"` // dependency → ok | down | ...
+	CheckedAt string            `json:"checkedAt,omitempty"`
+	Active    int64             `json:"activeConnections"`
+}
+
+// serveHTTP answers the operations endpoints on the socket's port. It runs
+// on an event loop: what takes time (Prometheus gathering, the recovery's
+// cleanup) runs on a goroutine and answers through Conn.Post.
+func (g *Gateway) serveHTTP(c *loop.Conn, r *loop.Request) {
+	path, method := string(r.Path), string(r.Method)
+	switch {
+	case path == "/health/socket" && method == "GET":
+		rep := g.healthNow()
+		status := 200
+		if rep.Emergency {
+			status = 503
+		}
+		respondJSON(c, status, rep)
+	case path == "/metrics/socket" && method == "GET":
+		respondJSON(c, 200, g.metrics.Snapshot())
+	case path == "/metrics" && method == "GET":
+		go func() {
+			body, ctype := g.prometheusText()
+			c.Post(func(c *loop.Conn) { c.Respond(&loop.Response{Status: 200, ContentType: ctype, Body: body}) })
+		}()
+	case path == "/status/circuit-breakers" && method == "GET":
+		respondJSON(c, 200, g.breakerStatus())
+	case path == "/admin/socket/recovery" || path == "/admin/socket/emergency":
+		if g.cfg.AdminToken == "" {
+			respondJSON(c, 404, map[string]any{"error": "not found"})
+			return
+		}
+		if !g.adminAuthorized(r) {
+			respondJSON(c, 401, map[string]any{"error": "unauthorized"})
+			return
+		}
+		if method != "POST" {
+			respondJSON(c, 405, map[string]any{"error": "method not allowed"})
+			return
+		}
+		if path == "/admin/socket/emergency" {
+			g.enterEmergency("operator", true)
+			respondJSON(c, 200, map[string]any{"ok": true, "emergency": true})
+			return
+		}
+		go func() {
+			removed := g.recover()
+			c.Post(func(c *loop.Conn) {
+				respondJSON(c, 200, map[string]any{"ok": true, "emergency": false, "breakers": g.breakerStatus(), "cleanup": removed})
+			})
+		}()
+	default:
+		respondJSON(c, 404, map[string]any{"error": "not found"})
+	}
+}
+
+func respondJSON(c *loop.Conn, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = 500, []byte(`{"error":"internal"}`)
+	}
+	c.Respond(&loop.Response{Status: status, ContentType: "application/json", Body: append(body, '\n'),
+		Extra: []byte("Cache-Control: no-store\r\n")})
+}
+
+func (g *Gateway) adminAuthorized(r *loop.Request) bool {
+	h := r.Header("Authorization")
+	const p = "Bearer "
+	if len(h) <= len(p) || !bytes.EqualFold(h[:len(p)], []byte(p)) {
+		return false
+	}
+	return subtle.ConstantTimeCompare(bytes.TrimSpace(h[len(p):]), []byte(g.cfg.AdminToken)) == 1
+}
+
+func (g *Gateway) prometheusText() ([]byte, string) {
+	mfs, err := g.metrics.reg.Gather()
+	if err != nil {
+		g.log.Warn("prometheus gather", "err", err)
+	}
+	var buf bytes.Buffer
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range mfs {
+		_ = enc.Encode(mf)
+	}
+	return buf.Bytes(), string(format)
+}
+
+// breakerStatus is the body of /status/circuit-breakers.
+func (g *Gateway) breakerStatus() map[string]any {
+	out := make(map[string]any)
+	for _, b := range g.breakers() {
+		st := b.Stats()
+		out[b.Name] = map[string]any{"state": st.State.String(), "trips": st.Trips, "failures": st.Failures, "lastError": st.LastError}
+	}
+	return map[string]any{"breakers": out}
+}
+
+// healthNow is the last report with the live emergency flag and counts.
+func (g *Gateway) healthNow() HealthReport {
+	rep := *g.health.Load()
+	rep.Emergency = g.emergency.Load()
+	rep.Active = g.metrics.ActiveConnections.Load()
+	switch {
+	case rep.Emergency:
+		rep.Status = "emergency"
+	case rep.Status == "emergency":
+		rep.Status = "degraded"
+	}
+	return rep
+}
+
+// monitor checks every dependency each HealthInterval; a critical one down
+// at two checks in a row puts the node in emergency mode (new connections
+// refused with 503, existing ones kept), and two good checks in a row take
+// it out again unless an operator put it there.
+func (g *Gateway) monitor() {
+	defer g.bg.Done()
+	t := time.NewTicker(g.cfg.HealthInterval)
+	defer t.Stop()
+	bad, good := 0, 0
+	for {
+		critical := g.checkHealth()
+		if critical {
+			bad, good = bad+1, 0
+		} else {
+			bad, good = 0, good+1
+		}
+		if bad >= 2 {
+			g.enterEmergency("a critical dependency is down", false)
+		}
+		if good >= 2 && g.emergency.Load() && !g.manualEmergency.Load() {
+			g.emergency.Store(false)
+			g.log.Warn("emergency mode over: dependencies are back")
+		}
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkHealth refreshes the report; it returns whether a critical
+// dependency is down.
+func (g *Gateway) checkHealth() (critical bool) {
+	checks := map[string]string{}
+	degraded := false
+	if g.auth.Healthy() {
+		checks["auth"] = "ok"
+	} else {
+		checks["auth"] = "down"
+		critical = true
+	}
+	if g.backend != nil {
+		if st := g.backend.Breaker.Stats(); st.State.String() == "closed" {
+			checks["backend"] = "ok"
+		} else {
+			checks["backend"] = st.State.String()
+			degraded = true
+		}
+	}
+	if limit := g.heapLimit.Load(); limit > 0 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > uint64(limit) {
+			checks["memory"] = "over limit"
+			critical = true
+		} else {
+			checks["memory"] = "ok"
+		}
+	}
+	status := "ok"
+	if degraded || critical {
+		status = "degraded"
+	}
+	g.health.Store(&HealthReport{Status: status, Checks: checks, CheckedAt: time.Now().UTC().Format(time.RFC3339)})
+	return critical
+}
+
+func (g *Gateway) enterEmergency(why string, manual bool) {
+	if manual {
+		g.manualEmergency.Store(true)
+	}
+	if !g.emergency.Swap(true) {
+		g.log.Error("emergency mode: new connections refused", "why", why)
+	}
+}
+
+// recover is POST /admin/socket/recovery: breakers closed, emergency mode
+// left, a cleanup run.
+func (g *Gateway) recover() map[string]int {
+	for _, b := range g.breakers() {
+		b.Reset()
+	}
+	g.manualEmergency.Store(false)
+	if g.emergency.Swap(false) {
+		g.log.Warn("emergency mode left by an operator")
+	}
+	g.checkHealth()
+	return g.cleanup()
+}
+
+// cleaner runs the periodic cleanup.
+func (g *Gateway) cleaner() {
+	defer g.bg.Done()
+	t := time.NewTicker(g.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+			g.cleanup()
+		}
+	}
+}
+
+// cleanup removes stale typing, presence, de-duplication, ban, history and
+// rate-limit entries and counts what it removed.
+func (g *Gateway) cleanup() map[string]int {
+	now := time.Now()
+	removed := map[string]int{
+		"typing":   g.typing.cleanup(now),
+		"presence": g.presence.Cleanup(now),
+		"dedup":    g.dedup.Cleanup(now),
+		"bans":     g.bans.Cleanup(now),
+		"history":  g.messages.Cleanup(now),
+	}
+	idle := 10 * time.Minute
+	n := 0
+	for _, k := range g.eventLimits {
+		n += k.Sweep(g.now(), idle)
+	}
+	if g.connLimit != nil {
+		n += g.connLimit.Sweep(g.now(), idle)
+	}
+	removed["rateLimits"] = n
+	kinds := make([]string, 0, len(removed))
+	for k := range removed {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		g.metrics.cleaned(k, removed[k])
+	}
+	g.metrics.MemoryCleanups.Add(1)
+	return removed
+}
+
+var _ prometheus.Collector = (*labelled)(nil)
