@@ -77,16 +77,9 @@ func (g *Gateway) connected(s *socketio.Socket) {
 	} else {
 		c.closeWith("token expired", false)
 	}
-	for name, h := range handlers {
-		c.on(name, h)
-	}
-	s.OnAny(func(e *socketio.Event) {
-		if _, known := handlers[e.Name()]; !known && e.HasAck() {
-			g.metrics.EventsRejected.Add(1)
-			g.metrics.rejected("invalid")
-			_ = e.Ack(map[string]any{"ok": false, "error": errInvalid("unknown event " + e.Name())})
-		}
-	})
+	// One catch-all listener per socket, not one closure per event: a
+	// socket's cost stays small at 100k connections.
+	s.OnAny(c.dispatch)
 	s.OnDisconnect(func(reason string) {
 		c.mu.Lock()
 		c.gone = true
@@ -198,70 +191,79 @@ func (g *Gateway) safely(fn func()) {
 	fn()
 }
 
-// on registers an event: the rate limit and the copy of the payload happen
-// on the loop, the work on the worker, and the ack carries the result.
-func (c *client) on(name string, h handler) {
+// dispatch handles an event on the loop: the rate limit and the copy of
+// the payload happen here, the work on the worker, and the ack carries the
+// result. Unknown events are answered invalid.
+func (c *client) dispatch(e *socketio.Event) {
 	g := c.g
+	name := e.Name()
+	h, known := handlers[name]
+	if !known {
+		g.metrics.EventsRejected.Add(1)
+		g.metrics.rejected("invalid")
+		if e.HasAck() {
+			_ = e.Ack(map[string]any{"ok": false, "error": errInvalid("unknown event " + name)})
+		}
+		return
+	}
 	limiter := g.eventLimits[name]
 	uid := []byte(c.claims.UserID)
-	c.s.On(name, func(e *socketio.Event) {
-		start := time.Now()
-		reply := func(res result, aerr *apiError) {
-			g.metrics.observeAck(name, aerr == nil, time.Since(start))
-			if aerr != nil {
-				g.metrics.EventsRejected.Add(1)
-				g.metrics.rejected(aerr.Code)
-				if name == "message:send" {
-					g.metrics.MessagesRejected.Add(1)
-				}
-				if e.HasAck() {
-					_ = e.Ack(map[string]any{"ok": false, "error": aerr})
-				}
-				return
+	start := time.Now()
+	reply := func(res result, aerr *apiError) {
+		g.metrics.observeAck(name, aerr == nil, time.Since(start))
+		if aerr != nil {
+			g.metrics.EventsRejected.Add(1)
+			g.metrics.rejected(aerr.Code)
+			if name == "message:send" {
+				g.metrics.MessagesRejected.Add(1)
 			}
-			g.metrics.EventsProcessed.Add(1)
 			if e.HasAck() {
-				out := make(map[string]any, len(res)+1)
-				for k, v := range res {
-					out[k] = v
-				}
-				out["ok"] = true
-				_ = e.Ack(out)
-			}
-		}
-		if ok, wait := limiter.Allow(uid, g.now()); !ok {
-			reply(nil, &apiError{Code: "rate_limited", Message: "too many " + name + " events", RetryAfterMs: max(wait.Milliseconds(), 1)})
-			if n := c.violations.Add(1); g.cfg.MaxViolations > 0 && int(n) >= g.cfg.MaxViolations {
-				g.log.Info("disconnecting a client that ignores rate limits", "user", c.claims.UserID, "event", name)
-				c.closeWith("rate limited", true)
+				_ = e.Ack(map[string]any{"ok": false, "error": aerr})
 			}
 			return
 		}
-		c.violations.Store(0)
-		var raw json.RawMessage
-		if e.Len() > 0 {
-			raw = append(json.RawMessage(nil), e.Raw(0)...)
+		g.metrics.EventsProcessed.Add(1)
+		if e.HasAck() {
+			out := make(map[string]any, len(res)+1)
+			for k, v := range res {
+				out[k] = v
+			}
+			out["ok"] = true
+			_ = e.Ack(out)
 		}
-		work := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			var res result
-			var aerr *apiError
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						g.log.Error("panic in gateway handler", "event", name, "panic", p)
-						aerr = errUnavailable("internal error")
-					}
-				}()
-				res, aerr = h(ctx, c, raw)
+	}
+	if ok, wait := limiter.Allow(uid, g.now()); !ok {
+		reply(nil, &apiError{Code: "rate_limited", Message: "too many " + name + " events", RetryAfterMs: max(wait.Milliseconds(), 1)})
+		if n := c.violations.Add(1); g.cfg.MaxViolations > 0 && int(n) >= g.cfg.MaxViolations {
+			g.log.Info("disconnecting a client that ignores rate limits", "user", c.claims.UserID, "event", name)
+			c.closeWith("rate limited", true)
+		}
+		return
+	}
+	c.violations.Store(0)
+	var raw json.RawMessage
+	if e.Len() > 0 {
+		raw = append(json.RawMessage(nil), e.Raw(0)...)
+	}
+	work := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		var res result
+		var aerr *apiError
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					g.log.Error("panic in gateway handler", "event", name, "panic", p)
+					aerr = errUnavailable("internal error")
+				}
 			}()
-			reply(res, aerr)
-		}
-		if !c.enqueue(work, false) {
-			reply(nil, &apiError{Code: "rate_limited", Message: "too many events waiting", RetryAfterMs: 1000})
-		}
-	})
+			res, aerr = h(ctx, c, raw)
+		}()
+		reply(res, aerr)
+	}
+	if !c.enqueue(work, false) {
+		reply(nil, &apiError{Code: "rate_limited", Message: "too many events waiting", RetryAfterMs: 1000})
+	}
 }
 
 // inChannel reports whether this socket has joined ch.

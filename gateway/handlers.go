@@ -123,11 +123,8 @@ func channelJoin(_ context.Context, c *client, raw json.RawMessage) (result, *ap
 
 // announce tells a channel's other sockets that the user is there.
 func (g *Gateway) announce(c *client, ch string) {
-	for _, p := range g.presence.Online(ch) {
-		if p.UserID == c.claims.UserID {
-			_ = c.s.To(room(ch)).Except(userRoom(c.claims.UserID)).Emit("presence:update", p)
-			return
-		}
+	if p, ok := g.presence.Get(c.claims.UserID); ok {
+		_ = c.s.To(room(ch)).Except(userRoom(c.claims.UserID)).Emit("presence:update", p)
 	}
 }
 

@@ -387,6 +387,7 @@ type PresenceStore interface {
 	// then offline) and channels are the ones the user was in.
 	Disconnect(userID string, now time.Time) (p Presence, last bool, channels []string)
 	SetStatus(userID, status string, now time.Time) (Presence, bool)
+	Get(userID string) (Presence, bool)
 	// Join and Leave count the user's sockets in a channel; first/last
 	// report the user entering or leaving it.
 	Join(userID, channelID string) (first bool)
@@ -475,6 +476,15 @@ func (s *memoryPresence) SetStatus(userID, status string, now time.Time) (Presen
 	u.Status = status
 	u.LastActiveAt = stamp(now)
 	return u.Presence, true
+}
+
+func (s *memoryPresence) Get(userID string) (Presence, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[userID]; u != nil {
+		return u.Presence, true
+	}
+	return Presence{}, false
 }
 
 func (s *memoryPresence) Join(userID, ch string) bool {
