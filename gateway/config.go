@@ -36,6 +36,7 @@ type Config struct {
 
 	HistorySize int           // HISTORY_SIZE: messages kept per channel (1000)
 	HistoryTTL  time.Duration // HISTORY_TTL: how long they are kept (24h)
+	HistoryMB   int           // HISTORY_MAX_MB: all channels' histories together (256)
 
 	BackendTimeout     time.Duration // BACKEND_TIMEOUT (5s)
 	BackendConcurrency int           // BACKEND_CONCURRENCY: requests in flight (64)
@@ -61,6 +62,7 @@ func Defaults() Config {
 		RateLimits:         DefaultRateLimits(),
 		HistorySize:        1000,
 		HistoryTTL:         24 * time.Hour,
+		HistoryMB:          256,
 		BackendTimeout:     5 * time.Second,
 		BackendConcurrency: 64,
 		BreakerCooldown:    30 * time.Second,
@@ -134,6 +136,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.BackendURL, "backend-url", "BACKEND_URL", "application backend messages are POSTed to")
 	num(&c.HistorySize, "history-size", "HISTORY_SIZE", "messages kept per channel")
 	dur(&c.HistoryTTL, "history-ttl", "HISTORY_TTL", "how long messages are kept")
+	num(&c.HistoryMB, "history-max-mb", "HISTORY_MAX_MB", "memory of all histories together, MiB")
 	dur(&c.BackendTimeout, "backend-timeout", "BACKEND_TIMEOUT", "backend request timeout")
 	num(&c.BackendConcurrency, "backend-concurrency", "BACKEND_CONCURRENCY", "backend requests in flight")
 	dur(&c.BreakerCooldown, "breaker-cooldown", "BREAKER_COOLDOWN", "circuit breaker open time before a probe")
@@ -197,6 +200,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("PORT=%d: out of range", c.Port)
 	case c.HistorySize < 1:
 		return fmt.Errorf("HISTORY_SIZE=%d: at least 1", c.HistorySize)
+	case c.HistoryMB < 1:
+		return fmt.Errorf("HISTORY_MAX_MB=%d: at least 1", c.HistoryMB)
 	case c.HistoryTTL <= 0, c.BackendTimeout <= 0, c.BreakerCooldown <= 0, c.HealthInterval <= 0,
 		c.CleanupInterval <= 0, c.DrainTimeout <= 0, c.TypingTimeout <= 0:
 		return errors.New("durations must be positive")

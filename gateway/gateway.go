@@ -106,7 +106,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		presence: opts.Stores.Presence,
 	}
 	if g.messages == nil {
-		g.messages = newMemoryMessages(cfg.HistorySize, cfg.HistoryTTL, 100_000)
+		g.messages = newMemoryMessages(cfg.HistorySize, cfg.HistoryTTL, 100_000, int64(cfg.HistoryMB)<<20)
 	}
 	if g.bans == nil {
 		g.bans = newMemoryBans()

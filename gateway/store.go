@@ -88,16 +88,20 @@ type DedupStore interface {
 }
 
 // memoryMessages is the single-node MessageStore: per channel, a slice in
-// order of creation, capped by count and age; channels themselves are
-// capped (the least recently written channel's history is dropped first).
+// order of creation, capped by count and age; the channels and the bytes of
+// all histories are capped too (the history of the channel written least
+// recently goes first), so that a token allowed in "*" channels cannot grow
+// the process without bound.
 type memoryMessages struct {
 	max         int
 	ttl         time.Duration
 	maxChannels int
+	maxBytes    int64
 	now         func() time.Time
 
 	mu       sync.Mutex
 	channels map[string]*channelLog
+	bytes    int64 // of every history
 }
 
 type channelLog struct {
@@ -105,8 +109,28 @@ type channelLog struct {
 	last time.Time
 }
 
-func newMemoryMessages(max int, ttl time.Duration, maxChannels int) *memoryMessages {
-	return &memoryMessages{max: max, ttl: ttl, maxChannels: maxChannels, now: time.Now, channels: make(map[string]*channelLog)}
+func newMemoryMessages(max int, ttl time.Duration, maxChannels int, maxBytes int64) *memoryMessages {
+	return &memoryMessages{max: max, ttl: ttl, maxChannels: maxChannels, maxBytes: maxBytes, now: time.Now,
+		channels: make(map[string]*channelLog)}
+}
+
+// msgBytes approximates what a message holds in memory.
+func msgBytes(m *Message) int64 {
+	n := int64(len(m.ID) + len(m.ChannelID) + len(m.UserID) + len(m.Text) + len(m.CreatedAt) + 160)
+	for _, a := range m.Attachments {
+		n += int64(len(a.URL) + len(a.Name) + len(a.MimeType) + 56)
+	}
+	return n
+}
+
+// dropLocked removes l.msgs[:k] and accounts for their bytes.
+func (s *memoryMessages) dropLocked(l *channelLog, k int) {
+	for i := range k {
+		s.bytes -= msgBytes(&l.msgs[i])
+	}
+	n := copy(l.msgs, l.msgs[k:])
+	clear(l.msgs[n:])
+	l.msgs = l.msgs[:n]
 }
 
 func (s *memoryMessages) Append(_ context.Context, m Message) error {
@@ -116,7 +140,7 @@ func (s *memoryMessages) Append(_ context.Context, m Message) error {
 	l := s.channels[m.ChannelID]
 	if l == nil {
 		if len(s.channels) >= s.maxChannels {
-			s.evictLocked()
+			s.evictLocked("")
 		}
 		l = &channelLog{}
 		s.channels[m.ChannelID] = l
@@ -131,25 +155,36 @@ func (s *memoryMessages) Append(_ context.Context, m Message) error {
 	l.msgs = append(l.msgs, Message{})
 	copy(l.msgs[i+1:], l.msgs[i:])
 	l.msgs[i] = m
+	s.bytes += msgBytes(&m)
 	if over := len(l.msgs) - s.max; over > 0 {
-		n := copy(l.msgs, l.msgs[over:])
-		clear(l.msgs[n:])
-		l.msgs = l.msgs[:n]
+		s.dropLocked(l, over)
 	}
 	s.pruneLocked(l, now)
+	// Over the byte budget: other channels' histories go first, least
+	// recently written first; then this channel's oldest messages.
+	for s.bytes > s.maxBytes && len(s.channels) > 1 {
+		s.evictLocked(m.ChannelID)
+	}
+	for s.bytes > s.maxBytes && len(l.msgs) > 1 {
+		s.dropLocked(l, 1)
+	}
 	return nil
 }
 
-// evictLocked drops the history of the channel written least recently.
-func (s *memoryMessages) evictLocked() {
+// evictLocked drops the history of the channel written least recently,
+// other than keep.
+func (s *memoryMessages) evictLocked(keep string) {
 	var oldest string
 	var at time.Time
 	for id, l := range s.channels {
-		if oldest == "" || l.last.Before(at) {
+		if id != keep && (oldest == "" || l.last.Before(at)) {
 			oldest, at = id, l.last
 		}
 	}
-	delete(s.channels, oldest)
+	if l := s.channels[oldest]; l != nil {
+		s.dropLocked(l, len(l.msgs))
+		delete(s.channels, oldest)
+	}
 }
 
 func (s *memoryMessages) pruneLocked(l *channelLog, now time.Time) int {
@@ -158,9 +193,7 @@ func (s *memoryMessages) pruneLocked(l *channelLog, now time.Time) int {
 		cut++
 	}
 	if cut > 0 {
-		n := copy(l.msgs, l.msgs[cut:])
-		clear(l.msgs[n:])
-		l.msgs = l.msgs[:n]
+		s.dropLocked(l, cut)
 	}
 	return cut
 }
@@ -195,6 +228,7 @@ func (s *memoryMessages) Update(_ context.Context, m Message) error {
 	if i < 0 {
 		return ErrNotFound
 	}
+	s.bytes += msgBytes(&m) - msgBytes(&l.msgs[i])
 	l.msgs[i] = m
 	return nil
 }
@@ -206,6 +240,7 @@ func (s *memoryMessages) Delete(_ context.Context, channelID, id string) error {
 	if i < 0 {
 		return ErrNotFound
 	}
+	s.bytes -= msgBytes(&l.msgs[i])
 	l.msgs = append(l.msgs[:i], l.msgs[i+1:]...)
 	l.msgs[len(l.msgs):cap(l.msgs)][0] = Message{}
 	return nil
@@ -322,8 +357,12 @@ func (s *memoryDedup) Do(ctx context.Context, key string, ttl time.Duration, fn 
 			e = nil
 		}
 		if e == nil {
-			if len(s.entries) >= s.max {
-				s.cleanupLocked(s.now())
+			if len(s.entries) >= s.max && s.cleanupLocked(s.now()) == 0 {
+				// Full of live keys: run without de-duplication rather
+				// than grow past the bound.
+				s.mu.Unlock()
+				m, err := fn()
+				return m, false, err
 			}
 			e = &dedupEntry{done: make(chan struct{})}
 			s.entries[key] = e

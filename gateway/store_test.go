@@ -20,7 +20,7 @@ func msg(ch, id string, at time.Time) Message {
 // one is appended late; the number of channels is capped too.
 func TestMemoryMessagesIsBoundedByCountAgeAndChannels(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	s := newMemoryMessages(3, time.Hour, 2)
+	s := newMemoryMessages(3, time.Hour, 2, 1<<20)
 	s.now = func() time.Time { return now }
 	ctx := context.Background()
 	for _, id := range []string{"01", "02", "04", "03", "05"} { // 03 arrives after 04
@@ -50,6 +50,40 @@ func TestMemoryMessagesIsBoundedByCountAgeAndChannels(t *testing.T) {
 	}
 	if n := s.Cleanup(now.Add(2 * time.Hour)); n != 2 {
 		t.Fatalf("cleanup removed %d, want 2", n)
+	}
+}
+
+// TestMemoryMessagesStayWithinTheirByteBudget: past the budget, the
+// histories of channels written least recently go first, then the oldest
+// messages of the one being written; the accounting returns to zero.
+func TestMemoryMessagesStayWithinTheirByteBudget(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	one := msgBytes(&Message{ID: "0000", ChannelID: "a", UserID: "u", Text: "0000", Attachments: []Attachment{}})
+	s := newMemoryMessages(1000, time.Hour, 100, 10*one)
+	s.now = func() time.Time { return now }
+	ctx := context.Background()
+	for i := range 6 {
+		_ = s.Append(ctx, msg("a", fmt.Sprintf("%04d", i), now))
+	}
+	now = now.Add(time.Second)
+	for i := range 6 { // 12 messages: channel a (least recently written) goes
+		_ = s.Append(ctx, msg("b", fmt.Sprintf("%04d", i), now))
+	}
+	if got, _ := s.History(ctx, "a", "", 100); len(got) != 0 {
+		t.Fatalf("channel a kept %s", idsOf(got))
+	}
+	for i := 6; i < 14; i++ { // b alone over the budget: its oldest go
+		_ = s.Append(ctx, msg("b", fmt.Sprintf("%04d", i), now))
+	}
+	got, _ := s.History(ctx, "b", "", 100)
+	if len(got) != 10 || got[0].ID != "0004" || s.bytes > 10*one {
+		t.Fatalf("b kept %s, %d bytes of %d", idsOf(got), s.bytes, 10*one)
+	}
+	for _, m := range got {
+		_ = s.Delete(ctx, "b", m.ID)
+	}
+	if s.bytes != 0 {
+		t.Fatalf("%d bytes accounted after deleting everything", s.bytes)
 	}
 }
 
