@@ -132,11 +132,7 @@ func (c *client) cleanup() {
 	}
 	p, last, _ := g.presence.Disconnect(uid, time.Now())
 	if last && len(chans) > 0 {
-		rooms := make([]socketio.Room, len(chans))
-		for i, ch := range chans {
-			rooms[i] = room(ch)
-		}
-		_ = g.io.To(rooms...).Emit("presence:update", p)
+		_ = g.io.To(rooms(chans)...).Emit("presence:update", p)
 	}
 }
 

@@ -75,8 +75,9 @@ type Gateway struct {
 	mu    sync.Mutex
 	users map[string]map[*client]struct{} // user id → their sockets on this node
 
-	typing *typingTracker
-	seq    atomic.Uint64
+	typing  *typingTracker
+	gathers chan struct{} // Prometheus gatherings in flight (at most 2)
+	seq     atomic.Uint64
 
 	stop     chan struct{}
 	bg       sync.WaitGroup
@@ -164,6 +165,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		g.connLimit = limits.NewKeyed(limits.PerWindow(rl.N, rl.Window))
 	}
 	g.typing = newTypingTracker(g, cfg.TypingTimeout)
+	g.gathers = make(chan struct{}, 2)
 	g.heapLimit.Store(int64(cfg.MaxHeapMB) << 20)
 	g.health.Store(&HealthReport{Status: "ok", Checks: map[string]string{}})
 
@@ -393,6 +395,15 @@ func (g *Gateway) newID(t time.Time) string {
 
 func room(channelID string) socketio.Room  { return socketio.Room("channel:" + channelID) }
 func userRoom(userID string) socketio.Room { return socketio.Room("user:" + userID) }
+
+// rooms are the channels' rooms.
+func rooms(channels []string) []socketio.Room {
+	out := make([]socketio.Room, len(channels))
+	for i, ch := range channels {
+		out[i] = room(ch)
+	}
+	return out
+}
 
 // clientsOf returns the user's sockets on this node.
 func (g *Gateway) clientsOf(userID string) []*client {

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"sio/limits"
-	"sio/socketio"
 )
 
 // handlers are the client events of docs/EVENTS.md.
@@ -455,11 +454,7 @@ func presenceUpdate(_ context.Context, c *client, raw json.RawMessage) (result, 
 		return nil, errUnavailable("presence unavailable")
 	}
 	if chans := g.presence.Channels(c.claims.UserID); len(chans) > 0 {
-		rooms := make([]socketio.Room, len(chans))
-		for i, ch := range chans {
-			rooms[i] = room(ch)
-		}
-		_ = c.s.To(rooms...).Emit("presence:update", p)
+		_ = c.s.To(rooms(chans)...).Emit("presence:update", p)
 	}
 	return result{"presence": p}, nil
 }

@@ -39,7 +39,14 @@ func (g *Gateway) serveHTTP(c *loop.Conn, r *loop.Request) {
 	case path == "/metrics/socket" && method == "GET":
 		respondJSON(c, 200, g.metrics.Snapshot())
 	case path == "/metrics" && method == "GET":
+		select {
+		case g.gathers <- struct{}{}:
+		default: // scrapers piling up: they retry
+			respondJSON(c, 503, map[string]any{"error": "busy"})
+			return
+		}
 		go func() {
+			defer func() { <-g.gathers }()
 			body, ctype := g.prometheusText()
 			c.Post(func(c *loop.Conn) { c.Respond(&loop.Response{Status: 200, ContentType: ctype, Body: body}) })
 		}()
