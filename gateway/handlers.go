@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bytedance/sonic"
+
 	"sio/limits"
 )
 
@@ -190,7 +192,7 @@ func cleanAttachments(raw []json.RawMessage) ([]Attachment, *apiError) {
 			MimeType *string `json:"mimeType"`
 			Size     *int64  `json:"size"`
 		}
-		if len(r) == 0 || r[0] != '{' || json.Unmarshal(r, &a) != nil {
+		if len(r) == 0 || r[0] != '{' || sonic.ConfigStd.Unmarshal(r, &a) != nil {
 			return nil, errInvalid("attachments[" + itoa(int64(i)) + "] must be {url, name, mimeType, size}")
 		}
 		if a.URL == nil || !strings.HasPrefix(strings.ToLower(*a.URL), "https://") || limits.ValidateURL(*a.URL) != nil {
