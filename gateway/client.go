@@ -74,7 +74,15 @@ func (g *Gateway) connected(s *socketio.Socket) {
 	set[c] = struct{}{}
 	g.mu.Unlock()
 	s.Join(userRoom(claims.UserID))
-	c.enqueue(func() { g.presence.Connect(claims.UserID, claims.Name, time.Now()) }, true)
+	c.enqueue(func() {
+		g.presence.Connect(claims.UserID, claims.Name, time.Now())
+		// A ban issued while this socket was being admitted did not find
+		// it among the user's sockets: look again now that it is listed.
+		if b, banned, _ := g.bans.Get(context.Background(), claims.UserID); banned {
+			_ = s.Emit("moderation:banned", map[string]any{"reason": b.Reason, "until": untilJSON(b.Until)})
+			c.closeWith("banned", false)
+		}
+	}, true)
 	if d := time.Until(claims.Expires); d > 0 {
 		c.expiry = time.AfterFunc(d, func() { c.closeWith("token expired", false) })
 	} else {
