@@ -246,3 +246,45 @@ func TestLoadConfigFromEnvironmentAndFlags(t *testing.T) {
 		t.Fatalf("no key: %v", err)
 	}
 }
+
+// banLandsLate is a ban store whose ban is put right after the CONNECT
+// middleware looked: the first Get finds nothing.
+type banLandsLate struct {
+	*memoryBans
+	gets atomic.Int32
+}
+
+func (b *banLandsLate) Get(ctx context.Context, uid string) (Ban, bool, error) {
+	if b.gets.Add(1) == 1 {
+		_ = b.memoryBans.Put(ctx, Ban{UserID: uid, Reason: "late"})
+		return Ban{}, false, nil
+	}
+	return b.memoryBans.Get(ctx, uid)
+}
+
+// TestBanDuringAdmissionReachesTheSocket: a ban that lands between the
+// middleware's check and the socket's registration still disconnects it.
+func TestBanDuringAdmissionReachesTheSocket(t *testing.T) {
+	bans := &banLandsLate{memoryBans: newMemoryBans()}
+	cfg := Defaults()
+	cfg.Host, cfg.Port, cfg.JWTSecret = "127.0.0.1", 0, testSecret
+	g, err := New(cfg, Options{Logger: quiet(), Stores: Stores{Bans: bans}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		_ = g.Shutdown(ctx)
+	}()
+	tg := &testGateway{Gateway: g, url: "http://" + g.Addr(), t: t}
+	tg.connect("bob", bob)
+	var notice struct{ Reason string }
+	tg.next("bob", "moderation:banned", &notice)
+	if reason, err := tg.clients().WaitDisconnect("bob", 5*time.Second); err != nil || reason != "io server disconnect" || notice.Reason != "late" {
+		t.Fatalf("%q %v %+v", reason, err, notice)
+	}
+}
