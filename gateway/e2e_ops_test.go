@@ -344,7 +344,12 @@ func TestGracefulShutdownWithClientsConnected(t *testing.T) {
 		}
 		acked <- args[0]
 	}()
-	time.Sleep(200 * time.Millisecond) // the send is at the backend
+	testutil.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error { // the send is at the backend
+		if fb.calls.Load() == 0 {
+			return fmt.Errorf("the backend has not been called")
+		}
+		return nil
+	})
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
