@@ -23,6 +23,11 @@
 //     WSUpgradeRequest, ReadFrame and CloseCode;
 //   - RequireDependency: a test that needs a real client (node, npm
 //     packages, python modules) skips without it, but fails under CI=true.
+//   - NodeClients (StartNodeClients): many real npm socket.io-client
+//     sockets driven interactively from Go through one
+//     test/interop/driver.mjs process (connect, emit with acks, received
+//     events per client and name, disconnects, reconnections), for
+//     end-to-end tests of an application on this server.
 //
 // Helpers specific to one layer (the engine's raw HTTP and hand-built
 // frames, the socketio packet assembler and clients) stay in that package's
