@@ -18,6 +18,7 @@ type client struct {
 	g      *Gateway
 	s      *socketio.Socket
 	claims *Claims
+	uid    []byte // claims.UserID, the rate limiters' key (no copy per event)
 
 	mu       sync.Mutex
 	queue    []func() // work waiting for the worker, in arrival order
@@ -62,7 +63,7 @@ func (g *Gateway) connected(s *socketio.Socket) {
 		s.Disconnect(true)
 		return
 	}
-	c := &client{g: g, s: s, claims: claims, channels: make(map[string]bool)}
+	c := &client{g: g, s: s, claims: claims, uid: []byte(claims.UserID), channels: make(map[string]bool)}
 	g.metrics.TotalConnections.Add(1)
 	g.metrics.ActiveConnections.Add(1)
 	g.mu.Lock()
@@ -214,7 +215,6 @@ func (c *client) dispatch(e *socketio.Event) {
 		return
 	}
 	limiter := g.eventLimits[name]
-	uid := []byte(c.claims.UserID)
 	start := time.Now()
 	reply := func(res result, aerr *apiError) {
 		g.metrics.observeAck(name, aerr == nil, time.Since(start))
@@ -239,7 +239,7 @@ func (c *client) dispatch(e *socketio.Event) {
 			_ = e.Ack(out)
 		}
 	}
-	if ok, wait := limiter.Allow(uid, g.now()); !ok {
+	if ok, wait := limiter.Allow(c.uid, g.now()); !ok {
 		reply(nil, &apiError{Code: "rate_limited", Message: "too many " + name + " events", RetryAfterMs: max(wait.Milliseconds(), 1)})
 		if n := c.violations.Add(1); g.cfg.MaxViolations > 0 && int(n) >= g.cfg.MaxViolations {
 			g.log.Info("disconnecting a client that ignores rate limits", "user", c.claims.UserID, "event", name)

@@ -97,6 +97,19 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.StringVar(p, flagName, *p, usage+" (env "+envName+")")
 	}
+	// Secrets are flags whose default stays empty, so that -h or a typo
+	// never prints them (a flag's default is shown in the usage text);
+	// their variables are applied after parsing.
+	var secrets []func()
+	secret := func(p *string, flagName, envName, usage string) {
+		fs.StringVar(p, flagName, "", usage+" (env "+envName+"; never printed)")
+		v := env(envName)
+		secrets = append(secrets, func() {
+			if *p == "" {
+				*p = v
+			}
+		})
+	}
 	var errs []error
 	num := func(p *int, flagName, envName, usage string) {
 		if v := env(envName); v != "" {
@@ -123,14 +136,14 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&c.Host, "host", "HOST", "listen host; empty: every address")
 	num(&c.Port, "port", "PORT", "listen port")
 	str(&c.Path, "path", "SIO_PATH", "Socket.IO path")
-	str(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret")
+	secret(&c.JWTSecret, "jwt-secret", "JWT_SECRET", "HS256 secret")
 	str(&c.JWTPublicKey, "jwt-public-key", "JWT_PUBLIC_KEY", "PEM public key (RS256/ES256), inline or a file path")
 	str(&c.JWKSURL, "jwks-url", "JWKS_URL", "JWKS document URL")
 	str(&c.JWTIssuer, "jwt-issuer", "JWT_ISSUER", "required iss, when set")
 	str(&c.JWTAudience, "jwt-audience", "JWT_AUDIENCE", "required aud, when set")
 	str(&origins, "allowed-origins", "ALLOWED_ORIGINS", "comma-separated browser origins; empty: same-origin only")
 	str(&level, "log-level", "LOG_LEVEL", "debug, info, warn or error")
-	str(&c.AdminToken, "admin-token", "ADMIN_TOKEN", "bearer token of /admin/socket/*")
+	secret(&c.AdminToken, "admin-token", "ADMIN_TOKEN", "bearer token of /admin/socket/*")
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "comma-separated CIDRs of load balancers")
 	str(&rates, "rate-limits", "RATE_LIMITS", "overrides, e.g. connection=100/1m,message:send=60/1m")
 	str(&c.BackendURL, "backend-url", "BACKEND_URL", "application backend messages are POSTed to")
@@ -151,6 +164,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: generated secret, printed tokens, any origin")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, apply := range secrets {
+		apply()
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)

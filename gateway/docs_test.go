@@ -23,7 +23,7 @@ func TestDocsNameEveryVariableAndEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := regexp.MustCompile(`(?:str|num|dur)\(&[^,]+, "[a-z-]+", "([A-Z_]+)"`).FindAllSubmatch(src, -1)
+	vars := regexp.MustCompile(`(?:str|num|dur|secret)\(&[^,]+, "[a-z-]+", "([A-Z_]+)"`).FindAllSubmatch(src, -1)
 	if len(vars) < 20 {
 		t.Fatalf("found only %d variables in config.go: the pattern is stale", len(vars))
 	}

@@ -214,8 +214,9 @@ func TestBackendAcceptsRejectsAndFails(t *testing.T) {
 	})
 	fb.mode.Store("accept")
 	tg.fails("a", "message:send", map[string]any{"channelId": "general", "text": "x"}, "unavailable") // still open
-	if st, _ := tg.http("POST", "/admin/socket/recovery", "admin-token"); st != 200 {
-		t.Fatalf("recovery: %d", st)
+	st, body = tg.http("POST", "/admin/socket/recovery", "admin-token")
+	if st != 200 || !strings.Contains(string(body), `"breakers":{"backend":{"failures":0,"lastError":"backend answered 500 Internal Server Error","state":"closed","trips":1}}`) {
+		t.Fatalf("recovery: %d %s", st, body)
 	}
 	tg.ok("a", "message:send", map[string]any{"channelId": "general", "text": "back"})
 }

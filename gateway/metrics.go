@@ -15,7 +15,7 @@ import (
 type Metrics struct {
 	TotalConnections  atomic.Int64 // sockets admitted since start
 	ActiveConnections atomic.Int64
-	FailedConnections atomic.Int64 // CONNECTs refused (auth, ban, rate, emergency)
+	FailedConnections atomic.Int64 // CONNECTs and handshakes refused (auth, ban, rate, origin, emergency, shutdown)
 	MessagesSent      atomic.Int64 // message:send accepted
 	MessagesRejected  atomic.Int64 // message:send refused
 	EventsProcessed   atomic.Int64 // events answered ok

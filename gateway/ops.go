@@ -73,7 +73,7 @@ func (g *Gateway) serveHTTP(c *loop.Conn, r *loop.Request) {
 		go func() {
 			removed := g.recover()
 			c.Post(func(c *loop.Conn) {
-				respondJSON(c, 200, map[string]any{"ok": true, "emergency": false, "breakers": g.breakerStatus(), "cleanup": removed})
+				respondJSON(c, 200, map[string]any{"ok": true, "emergency": false, "breakers": g.breakerStatus()["breakers"], "cleanup": removed})
 			})
 		}()
 	default:
@@ -128,11 +128,8 @@ func (g *Gateway) healthNow() HealthReport {
 	rep := *g.health.Load()
 	rep.Emergency = g.emergency.Load()
 	rep.Active = g.metrics.ActiveConnections.Load()
-	switch {
-	case rep.Emergency:
+	if rep.Emergency {
 		rep.Status = "emergency"
-	case rep.Status == "emergency":
-		rep.Status = "degraded"
 	}
 	return rep
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -286,5 +289,36 @@ func TestBanDuringAdmissionReachesTheSocket(t *testing.T) {
 	tg.next("bob", "moderation:banned", &notice)
 	if reason, err := tg.clients().WaitDisconnect("bob", 5*time.Second); err != nil || reason != "io server disconnect" || notice.Reason != "late" {
 		t.Fatalf("%q %v %+v", reason, err, notice)
+	}
+}
+
+// TestHelpNeverPrintsSecrets: -h (or a mistyped flag) prints the usage,
+// whose defaults would show JWT_SECRET and ADMIN_TOKEN read from the
+// environment; they are not printed, and still configured.
+func TestHelpNeverPrintsSecrets(t *testing.T) {
+	env := map[string]string{"JWT_SECRET": "s3cr3t-from-env", "ADMIN_TOKEN": "t0ken-from-env"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	_, herr := LoadConfig([]string{"-h"}, func(k string) string { return env[k] })
+	os.Stderr = stderr
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if herr == nil || !strings.Contains(string(out), "jwt-secret") {
+		t.Fatalf("-h: %v, usage %q", herr, out)
+	}
+	if strings.Contains(string(out), "s3cr3t") || strings.Contains(string(out), "t0ken") {
+		t.Fatalf("usage prints a secret:\n%s", out)
+	}
+	c, err := LoadConfig([]string{"-port", "1"}, func(k string) string { return env[k] })
+	if err != nil || c.JWTSecret != "s3cr3t-from-env" || c.AdminToken != "t0ken-from-env" {
+		t.Fatalf("secrets from the environment lost: %+v %v", c, err)
+	}
+	c, _ = LoadConfig([]string{"-jwt-secret", "from-flag"}, func(k string) string { return env[k] })
+	if c.JWTSecret != "from-flag" {
+		t.Fatalf("the flag must win: %q", c.JWTSecret)
 	}
 }
