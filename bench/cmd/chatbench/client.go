@@ -346,6 +346,13 @@ func (u *user) event(p []byte) {
 			u.sh.record(&u.sh.deliv[dTypingOn], now-at)
 		} else {
 			r.recv[dTypingOff].Add(1)
+			// From the typing:start: how long the channel saw the user
+			// typing, ended by typing:stop or by the server's timeout.
+			if d := now - at; d < typingSplit {
+				u.sh.record(&u.sh.deliv[dTypingOff], d)
+			} else {
+				u.sh.record(&u.sh.typingTimeout, d)
+			}
 		}
 	case bytes.HasPrefix(p, evPresence):
 		from := userIndex(p)

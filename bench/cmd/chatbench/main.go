@@ -402,9 +402,9 @@ func bench(o options, quick bool, root, bin, out string) (*Result, []string) {
 		outN += a.OK + a.Err
 	}
 	for d := 0; d < nDeliv; d++ {
-		dl := Delivery{Event: delivNames[d], Expected: r.expected[d].Load(), Received: r.recv[d].Load()}
-		if d != dTypingOff {
-			dl.Latency = m.deliv[d].Clone()
+		dl := Delivery{Event: delivNames[d], Expected: r.expected[d].Load(), Received: r.recv[d].Load(), Latency: m.deliv[d].Clone()}
+		if d == dTypingOff {
+			dl.TimedOut = m.typingTimeout.Clone()
 		}
 		res.Deliveries = append(res.Deliveries, dl)
 		outN += dl.Received

@@ -90,10 +90,15 @@ type AckStat struct {
 
 // Delivery is one server → client event kind: expected vs received.
 type Delivery struct {
-	Event    string  `json:"event"`
-	Expected int64   `json:"expected"`
-	Received int64   `json:"received"`
-	Latency  *hist.H `json:"latency,omitempty"` // cause sent → received, ns
+	Event    string `json:"event"`
+	Expected int64  `json:"expected"`
+	Received int64  `json:"received"`
+	// Latency is cause sent → received, ns. For typing:update (false) it is
+	// from the typing:start (how long the channel saw the user typing) of
+	// the episodes ended by typing:stop, and TimedOut that of the episodes
+	// the server's typing timeout ended (≥ 4 s).
+	Latency  *hist.H `json:"latency"`
+	TimedOut *hist.H `json:"timed_out,omitempty"`
 }
 
 // Server is what was read of cmd/server.
@@ -190,7 +195,16 @@ func markdown(runs []*Result) string {
 			label = "**message:new delivery** (send → receive) p50 / p99 / p99.9 (ms)"
 		}
 		if i == dTypingOff {
-			continue // no latency: ends by timeout or stop
+			row("typing shown (typing:start → typing:update false), p50 (s)", func(r *Result) string {
+				d := r.Deliveries[i]
+				if d.Latency == nil || d.TimedOut == nil || d.Received == 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.2f ended by typing:stop, %.2f by the timeout (%.0f %% of them)",
+					float64(d.Latency.Quantile(0.5))/1e9, float64(d.TimedOut.Quantile(0.5))/1e9,
+					100*float64(d.TimedOut.Count())/float64(d.Received))
+			})
+			continue
 		}
 		row(label, func(r *Result) string { return q3(r.Deliveries[i].Latency) })
 	}

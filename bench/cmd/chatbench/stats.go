@@ -42,7 +42,12 @@ type shard struct {
 	join      hist.H
 	ack       [nKinds]hist.H
 	deliv     [nDeliv]hist.H
+	// typing:update false at least typingSplit after its typing:start:
+	// ended by the server's timeout (5 s), not by typing:stop (1–2 s).
+	typingTimeout hist.H
 }
+
+const typingSplit = int64(4 * time.Second)
 
 func (s *shard) record(h *hist.H, v int64) {
 	s.mu.Lock()
@@ -103,6 +108,7 @@ func merged(shards []*shard) *shard {
 		for k := range s.deliv {
 			out.deliv[k].Merge(&s.deliv[k])
 		}
+		out.typingTimeout.Merge(&s.typingTimeout)
 		s.mu.Unlock()
 	}
 	return out
