@@ -416,7 +416,12 @@ func (u *user) ack(p []byte) {
 		return
 	}
 	u.r.ackOK[pd.k].Add(1)
-	u.sh.record(&u.sh.ack[pd.k], now-pd.at)
+	u.sh.mu.Lock()
+	u.sh.ack[pd.k].Record(now - pd.at)
+	if pd.k == kSend {
+		u.sh.sendIv.Record(now - pd.at)
+	}
+	u.sh.mu.Unlock()
 }
 
 // close ends the connection on our side.

@@ -344,6 +344,8 @@ func bench(o options, quick bool, root, bin, out string) (*Result, []string) {
 		sampleEvery = 2 * time.Second
 	}
 	nextSample := time.Now().Add(sampleEvery)
+	interval(r.shards) // the warm-up's acks are not the first sample's
+	lastMach := mach0
 	for !died && mono() < r.tEnd.Load() {
 		time.Sleep(min(100*time.Millisecond, time.Duration(r.tEnd.Load()-mono())))
 		if !srv.alive() {
@@ -354,7 +356,15 @@ func bench(o options, quick bool, root, bin, out string) (*Result, []string) {
 			nextSample = nextSample.Add(sampleEvery)
 			mem, _ := proc.Memory(srv.pid)
 			u, s := cpuSplit(srv.pid)
-			res.Window.Samples = append(res.Window.Samples, Sample{T: float64(mono()-t0) / 1e9, RSSKB: mem.RSS, CPU: u + s - cpu0u - cpu0s})
+			mach := machineCPU()
+			iv := interval(r.shards)
+			smp := Sample{T: float64(mono()-t0) / 1e9, RSSKB: mem.RSS, CPU: u + s - cpu0u - cpu0s,
+				Acks: int64(iv.Count()), AckP50ms: float64(iv.Quantile(0.5)) / 1e6, AckP99ms: float64(iv.Quantile(0.99)) / 1e6}
+			if dt := mach.total - lastMach.total; dt > 0 {
+				smp.MachineBusyPct = 100 * (mach.busy - lastMach.busy) / dt
+			}
+			lastMach = mach
+			res.Window.Samples = append(res.Window.Samples, smp)
 		}
 	}
 	cpu1u, cpu1s := cpuSplit(srv.pid)

@@ -77,6 +77,12 @@ type Sample struct {
 	T     float64 `json:"t_s"`
 	RSSKB int64   `json:"rss_kb"`
 	CPU   float64 `json:"cpu_s"` // since the window began
+	// message:send acks since the previous sample, their latency, and how
+	// busy the machine was (both cores; other jobs included) meanwhile.
+	Acks           int64   `json:"acks"`
+	AckP50ms       float64 `json:"ack_p50_ms"`
+	AckP99ms       float64 `json:"ack_p99_ms"`
+	MachineBusyPct float64 `json:"machine_busy_pct"`
 }
 
 // AckStat is one event kind's acks.

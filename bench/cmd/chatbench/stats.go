@@ -45,6 +45,8 @@ type shard struct {
 	// typing:update false at least typingSplit after its typing:start:
 	// ended by the server's timeout (5 s), not by typing:stop (1–2 s).
 	typingTimeout hist.H
+	// sendIv is message:send's ack latency since the last sample.
+	sendIv hist.H
 }
 
 const typingSplit = int64(4 * time.Second)
@@ -91,6 +93,18 @@ func (c *counters) errorsCopy() map[string]int64 {
 	out := make(map[string]int64, len(c.errors))
 	for k, v := range c.errors {
 		out[k] = v
+	}
+	return out
+}
+
+// interval merges and resets every shard's sendIv.
+func interval(shards []*shard) *hist.H {
+	out := hist.New()
+	for _, s := range shards {
+		s.mu.Lock()
+		out.Merge(&s.sendIv)
+		s.sendIv.Reset()
+		s.mu.Unlock()
 	}
 	return out
 }
