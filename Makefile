@@ -6,7 +6,7 @@ GO      ?= go
 NPM     ?= npm
 INTEROP := test/interop
 
-.PHONY: run test deps build vet bench bench-quick bench-codec fuzz conformance-eio conformance-sio clean
+.PHONY: run test deps build vet bench bench-quick bench-chat bench-codec fuzz conformance-eio conformance-sio clean
 
 run:
 	$(GO) run ./cmd/server -dev
@@ -59,12 +59,21 @@ test: deps vet
 # bench runs the load benchmarks side by side (ours, Node socket.io 4.8,
 # zishang520/socket.io v3, a raw gnet+gobwas floor), < 20 min, and rewrites
 # the generated section of BENCHMARKS.md and bench/charts/. bench-quick runs
-# every scenario small (< 3 min) for completeness, not comparison; CI runs it.
+# every scenario small (< 3 min) and the chat benchmark small (< 40 s) for
+# completeness, not comparison; CI runs it.
 bench:
 	$(GO) run ./bench/cmd/benchrun
 
 bench-quick:
 	$(GO) run ./bench/cmd/benchrun -quick
+	$(GO) run ./bench/cmd/chatbench -quick
+
+# bench-chat benchmarks the chat gateway (cmd/server): 2,000 users in channels
+# of 50 typing, sending and changing presence at chat rates for 60 s (< 2 min).
+# It prints a table and writes bench/results/chat-<time>.json; the table in
+# BENCHMARKS.md ("Chat gateway") is updated by hand.
+bench-chat:
+	$(GO) run ./bench/cmd/chatbench
 
 # bench-codec runs the hot-path micro-benchmarks (allocations per op).
 bench-codec:
