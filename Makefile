@@ -16,7 +16,7 @@ build:
 	$(GO) build -o bin/conformance ./cmd/conformance
 
 # deps installs what the tests need beyond the Go toolchain: Node and npm, Chromium
-# (apt), the pinned npm clients (npm ci from the committed lockfile), and
+# and redis-server (apt), the pinned npm clients (npm ci from the committed lockfile), and
 # python-socketio's client (apt: python3-socketio, plus python3-requests and
 # python3-websocket, which python3-engineio needs for polling and WebSocket
 # but does not depend on). The Python check runs from / because the repository
@@ -31,6 +31,9 @@ deps:
 		/usr/bin/python3 -c 'import socketio.client, engineio.client, requests, websocket'; } >/dev/null 2>&1 || { \
 		echo "installing python3-socketio, python3-requests and python3-websocket with apt-get"; \
 		apt-get update -qq && apt-get install -y -qq python3-socketio python3-requests python3-websocket >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server with apt-get (the Redis adapter tests start their own servers and clusters)"; \
+		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium with apt-get (the XSS tests render message texts in it)"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
