@@ -51,6 +51,11 @@ type Cluster struct {
 	synced   chan struct{}       // closed when a session holds exactly want; replaced on change
 	adapters map[string]*nspAdapter
 
+	// Nodes last seen per namespace (refreshed each canary round), and
+	// whether the outbox waits after a reconnection for them to be back.
+	lastSeen map[string]int
+	holding  atomic.Bool
+
 	reconnects   atomic.Uint64
 	published    atomic.Uint64
 	received     atomic.Uint64
@@ -111,7 +116,7 @@ func New(opts Options) (*Cluster, error) {
 		opts: opts, log: opts.Logger.With("redis", opts.ServerID),
 		in:   make(chan inbound, opts.InboundQueue),
 		want: map[string]*subSpec{}, changed: make(chan struct{}, 1), synced: make(chan struct{}),
-		adapters: map[string]*nspAdapter{}, state: "connecting",
+		adapters: map[string]*nspAdapter{}, state: "connecting", lastSeen: map[string]int{},
 	}
 	if opts.Sharded {
 		c.uid = randomHex(8) // ClusterAdapter's uid: 16 hex characters
@@ -409,9 +414,26 @@ func (c *Cluster) serve(s *session, attempt *int, everConnected *bool) bool {
 	canary := time.NewTicker(c.opts.CanaryInterval)
 	defer canary.Stop()
 	var canarySent time.Time
+	// After a reconnection, what waited in the outbox goes out once the
+	// nodes seen before are subscribed again (they reconnect on their own
+	// backoff; pub/sub would lose what is published before), or after
+	// maxResumeHold.
+	var holdTick <-chan time.Time
+	holdUntil := time.Now().Add(maxResumeHold)
+	if *everConnected && c.expectsPeers() {
+		c.holding.Store(true)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		holdTick = t.C
+	}
+	defer c.holding.Store(false)
 	for {
 		if err := c.sync(s); err != nil {
 			s.fail(err)
+		} else {
+			// Connected and in sync: the backoff starts over at its minimum.
+			*attempt = 0
+			*everConnected = true
 		}
 		select {
 		case <-c.ctx.Done():
@@ -423,7 +445,17 @@ func (c *Cluster) serve(s *session, attempt *int, everConnected *bool) bool {
 		case <-s.canaryIn:
 			canarySent = time.Time{}
 			continue
+		case <-holdTick:
+			if time.Now().After(holdUntil) || c.peersBack(s.ctx) {
+				c.holding.Store(false)
+				holdTick = nil
+				c.out.wake()
+			}
+			continue
 		case <-canary.C:
+			if holdTick == nil {
+				c.observePeers(s.ctx)
+			}
 			if !canarySent.IsZero() {
 				c.canaryMisses.Add(1)
 				s.fail(fmt.Errorf("canary not received within %v: subscription presumed dead", c.opts.CanaryInterval))
@@ -438,18 +470,74 @@ func (c *Cluster) serve(s *session, attempt *int, everConnected *bool) bool {
 			err := s.pub.Do(ctx, cmd).Error()
 			cancel()
 			if err != nil {
-				s.fail(fmt.Errorf("canary publish: %w", err))
+				// Not published, so nothing to miss: a refusal (an ACL,
+				// OOM…) is the publish breaker's business, and a Redis that
+				// does not answer (frozen, or gone) is rueidis's, whose
+				// keep-alive PINGs close a connection silent for
+				// ConnWriteTimeout. Cutting the subscriptions of a frozen
+				// Redis would lose what it delivers when it wakes.
+				canarySent = time.Time{}
+				if _, refused := rueidis.IsRedisErr(err); !refused && s.ctx.Err() == nil {
+					c.setLastErr(fmt.Errorf("canary publish: %w", err))
+				}
 			}
 		}
-		// Connected and in sync: the backoff starts over at its minimum.
-		c.mu.Lock()
-		insync := c.state == "connected"
-		c.mu.Unlock()
-		if insync {
-			*attempt = 0
-			*everConnected = true
+	}
+}
+
+// maxResumeHold bounds how long a reconnected node waits for the nodes it
+// saw before to be back before it publishes what it queued.
+const maxResumeHold = 10 * time.Second
+
+func (c *Cluster) namespaces() []*nspAdapter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*nspAdapter, 0, len(c.adapters))
+	for _, a := range c.adapters {
+		out = append(out, a)
+	}
+	return out
+}
+
+// observePeers records how many nodes each namespace has.
+func (c *Cluster) observePeers(ctx context.Context) {
+	for _, a := range c.namespaces() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		n, err := a.ServerCount(cctx)
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			c.lastSeen[a.name] = n
+			c.mu.Unlock()
 		}
 	}
+}
+
+func (c *Cluster) expectsPeers() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.lastSeen {
+		if n > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// peersBack reports whether every namespace has as many nodes as before.
+func (c *Cluster) peersBack(ctx context.Context) bool {
+	for _, a := range c.namespaces() {
+		c.mu.Lock()
+		want := c.lastSeen[a.name]
+		c.mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		n, err := a.ServerCount(cctx)
+		cancel()
+		if err != nil || n < want {
+			return false
+		}
+	}
+	return true
 }
 
 // sync subscribes what want has and the session lacks, and unsubscribes

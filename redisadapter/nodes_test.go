@@ -223,4 +223,3 @@ func sortedStrings(args []*socketio.Args) []string {
 	sort.Strings(out)
 	return out
 }
-

@@ -190,9 +190,19 @@ func (o *outbox) run() {
 	}
 }
 
+func (o *outbox) wake() {
+	select {
+	case o.signal <- struct{}{}:
+	default:
+	}
+}
+
 // flush publishes one batch; it reports whether to go on at once.
 func (o *outbox) flush() bool {
 	c := o.c
+	if c.holding.Load() {
+		return false
+	}
 	batch := o.peek(publishBatch)
 	if len(batch) == 0 {
 		return false
