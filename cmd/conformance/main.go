@@ -8,6 +8,11 @@
 //	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
+//	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
+//	            a node of a Redis cluster (sio/redisadapter) running the cluster conformance
+//	            app of test/interop/cluster-node.mjs, which runs it on Node: the two kinds
+//	            of node share one cluster (redisadapter/mixed_test.go). It logs its
+//	            listening line once its Redis subscriptions are live.
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 
 	"sio/engine"
 	"sio/loop"
+	"sio/redisadapter"
 	"sio/socketio"
 )
 
@@ -35,8 +41,12 @@ type server interface {
 }
 
 func main() {
-	mode := flag.String("mode", "eio", "which server: eio, sio, wsecho")
+	mode := flag.String("mode", "eio", "which server: eio, sio, wsecho, cluster")
 	addr := flag.String("addr", ":3000", "listen address")
+	redisURL := flag.String("redis", "", "cluster: Redis URL (redis://host:port)")
+	sharded := flag.Bool("sharded", false, "cluster: the sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
+	subMode := flag.String("sub-mode", redisadapter.Dynamic, "cluster: the sharded adapter's subscription mode: static, dynamic, dynamic-private")
+	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -84,13 +94,26 @@ func main() {
 	case "wsecho":
 		ls := loop.NewServer(wsEcho{}, loop.Options{Addr: *addr, Logger: log, MaxMessageBytes: 16 << 20, MaxBodyBytes: 1 << 10})
 		srv, addrOf = loopServer{ls}, func() string { return ls.Addr().String() }
+	case "cluster":
+		if *redisURL == "" {
+			fmt.Fprintln(os.Stderr, "-mode cluster needs -redis URL")
+			os.Exit(2)
+		}
+		cs, err := newClusterServer(*addr, *redisURL, *sharded, *subMode, *id, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		srv, addrOf = cs, func() string { return cs.Engine().Loop().Addr().String() }
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", *mode)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	closed := make(chan struct{})
 	go func() {
+		defer close(closed)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -103,6 +126,9 @@ func main() {
 	if err := srv.Serve(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if ctx.Err() != nil {
+		<-closed // Close goes on after Serve returns (-mode cluster closes its Redis connections last)
 	}
 }
 

@@ -82,7 +82,17 @@ type ClientOptions struct {
 	ReconnectionDelay time.Duration
 	// Query is added to every request's query string.
 	Query map[string]string
+	// AutoAck answers the server's acks: when the client receives an event
+	// named by a key with an ack callback, the driver calls the callback at
+	// once with the value (JSON-encoded; NodeBin for binary), in which every
+	// AckSocketID is replaced by the client's own socket id. Events not
+	// named here are never answered (the default).
+	AutoAck map[string]any
 }
+
+// AckSocketID, as an AutoAck answer or anywhere inside one, stands for the
+// answering client's socket id.
+var AckSocketID = json.RawMessage(`{"$sid":true}`)
 
 // NodeBin is binary data for Emit: it is sent as a Buffer (a binary
 // attachment). Received binary values appear in args as {"$bin":"<hex>"}.
@@ -503,6 +513,9 @@ func (n *NodeClients) Connect(id string, o ClientOptions) (sid string, err error
 		"extraHeaders": o.Headers,
 		"reconnection": o.Reconnection,
 		"query":        o.Query,
+	}
+	if len(o.AutoAck) > 0 {
+		cmd["autoAck"] = o.AutoAck
 	}
 	if o.Path != "" {
 		cmd["path"] = o.Path

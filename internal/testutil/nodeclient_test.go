@@ -30,6 +30,8 @@ import (
 //   - "hang" is never acked: the server disconnects the socket 100 ms later;
 //   - "kick-me" makes the server disconnect the socket (Disconnect(false));
 //   - "later" ms: the server emits "late" after ms.
+//   - "ask" name ms: the server emits name with an ack callback and a
+//     timeout of ms, and acks with the client's answer, or "error: …".
 //
 // It records each socket's auth, query "room", header "x-client" and
 // transport, and the server-side disconnect reasons.
@@ -130,6 +132,18 @@ func (c *chatServer) onConnection(s *socketio.Socket) {
 		time.AfterFunc(100*time.Millisecond, func() { s.Disconnect(false) })
 	})
 	s.On("kick-me", func(*socketio.Event) { s.Disconnect(false) })
+	s.On("ask", func(e *socketio.Event) {
+		name, _ := e.String(0)
+		var ms int
+		_ = e.Decode(1, &ms)
+		_ = s.Timeout(time.Duration(ms)*time.Millisecond).Emit(name, "question", socketio.AckHandler(func(a *socketio.Args, err error) {
+			if err != nil {
+				_ = e.Ack("error: " + err.Error())
+				return
+			}
+			_ = e.Ack(json.RawMessage(append([]byte(nil), a.Raw(0)...)))
+		}))
+	})
 	s.On("later", func(e *socketio.Event) {
 		var ms int
 		_ = e.Decode(0, &ms)
@@ -331,6 +345,39 @@ func TestNodeClientsAcks(t *testing.T) {
 	} else if time.Since(start) > 2*time.Second {
 		t.Errorf("emit from an unknown client took %v", time.Since(start))
 	}
+}
+
+// TestNodeClientsAutoAck: a client answers the server's acks of the events
+// AutoAck names, with AckSocketID replaced by its socket id, and no others.
+func TestNodeClientsAutoAck(t *testing.T) {
+	c := startChat(t)
+	n := testutil.StartNodeClients(t)
+	sid, err := n.Connect("a", testutil.ClientOptions{URL: c.url, Auth: map[string]string{"token": "good"},
+		AutoAck: map[string]any{"q": testutil.AckSocketID, "r": map[string]any{"me": testutil.AckSocketID, "n": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := n.Emit("a", "ask", "q", 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, "q answer", ack, `["`+sid+`"]`)
+	ack, err = n.Emit("a", "ask", "r", 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, "r answer", ack, `[{"me":"`+sid+`","n":1}]`)
+	ack, err = n.Emit("a", "ask", "other", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, "unanswered", ack, `["error: operation has timed out"]`)
+	// The asked events are still printed, with the callback as {"$fn":true}.
+	got, err := n.Next("a", "q", wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, "q event", got, `["question",{"$fn":true}]`)
 }
 
 // TestNodeClientsEventOrder: events are kept per (id, name) in order, for

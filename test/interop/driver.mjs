@@ -15,7 +15,7 @@
 //
 //	{"op":"connect","id":…,"url":…,"path":"/socket.io/","auth":{…}|null,
 //	 "extraHeaders":{…}|null,"transports":[…],"reconnection":false,
-//	 "reconnectionDelay":ms,"query":{…}|null,"seq":n}
+//	 "reconnectionDelay":ms,"query":{…}|null,"autoAck":{…}|null,"seq":n}
 //	    Creates and connects client id. Defaults: path "/socket.io/",
 //	    transports ["websocket"] (or ["polling"], or ["polling","websocket"]
 //	    to upgrade), reconnection false; reconnectionDelay (optional) sets
@@ -24,7 +24,13 @@
 //	    whose socket is disconnected is replaced by the new one. seq
 //	    (optional) is echoed on the first connect or connect_error of the
 //	    new socket, so that the caller can tell its answer from the connect
-//	    of an automatic reconnection.
+//	    of an automatic reconnection. autoAck (optional) maps event names
+//	    to answers: when the client receives such an event with an ack
+//	    callback (the server asked for one), the driver calls it at once
+//	    with the answer, in which every {"$sid":true} is replaced by the
+//	    socket's current id (and {"$bin":hex} by a Buffer). For example
+//	    {"q":{"$sid":true}} answers every "q" with the client's own id.
+//	    The event is printed as usual.
 //	{"op":"emit","id":…,"seq":n,"event":…,"args":[…],"timeoutMs":5000}
 //	    socket.timeout(timeoutMs).emit(event, ...args, cb): prints "ack" or
 //	    "ack_timeout" with seq. timeoutMs defaults to 10000. With
@@ -58,7 +64,7 @@
 // ack is printed as {"$bin":"<hex>"}, and an object of exactly that shape in
 // the args of an emit is sent as a Buffer. A function (an ack callback asked
 // by the server) is printed as {"$fn":true}: the driver never answers server
-// acks. undefined is printed as null.
+// acks unless autoAck names the event. undefined is printed as null.
 //
 // Every line is written with a single write, so lines never interleave.
 import { createInterface } from "node:readline";
@@ -120,10 +126,26 @@ function socketOf(cmd) {
   return s;
 }
 
+// withSid replaces every {"$sid":true} in an autoAck answer by socket s's id.
+function withSid(v, s) {
+  if (Array.isArray(v)) return v.map((x) => withSid(x, s));
+  if (v !== null && typeof v === "object") {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === "$sid" && v.$sid === true) return s.id;
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = withSid(x, s);
+    return o;
+  }
+  return v;
+}
+
 function connect(cmd) {
   const id = cmd.id;
   if (typeof id !== "string" || id === "") return harnessError("connect: no id", cmd);
   if (typeof cmd.url !== "string") return harnessError("connect: no url", cmd);
+  const autoAck = cmd.autoAck ?? null;
+  if (autoAck !== null && (typeof autoAck !== "object" || Array.isArray(autoAck)))
+    return harnessError("connect: autoAck must be an object of event names", cmd);
   const old = clients.get(id);
   if (old) {
     if (old.connected) return harnessError(`connect: client ${JSON.stringify(id)} is connected; disconnect it first`, cmd);
@@ -187,6 +209,8 @@ function connect(cmd) {
   });
   s.onAny((name, ...args) => {
     out({ id, ev: "recv", name, args: plain(args) });
+    const ack = args[args.length - 1];
+    if (autoAck !== null && Object.hasOwn(autoAck, name) && typeof ack === "function") ack(binary(withSid(autoAck[name], s)));
   });
 }
 
