@@ -23,6 +23,38 @@ type MemoryAdapter struct {
 	rooms map[Room]*memberSet  // explicit rooms; a socket's own room is sids
 
 	rec *recoveryLog // nil without connection state recovery
+
+	roomHook func(Room) // see SetRoomHook
+}
+
+// SetRoomHook makes the adapter call fn with every room that comes to exist
+// or stops existing here (an explicit room gaining its first or losing its
+// last socket, a socket's own room when it enters or leaves the namespace),
+// after the change and outside the adapter's lock, on the goroutine that
+// made it (often an event loop: fn must not block). HasRoom tells which it
+// was. A cluster adapter uses it to follow its rooms (the sharded Redis
+// adapter subscribes a channel per room). Set it before the namespace has
+// sockets.
+func (a *MemoryAdapter) SetRoomHook(fn func(Room)) { a.roomHook = fn }
+
+// HasRoom reports whether the room has a local socket (a socket id is its
+// own room).
+func (a *MemoryAdapter) HasRoom(r Room) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if _, ok := a.rooms[r]; ok {
+		return true
+	}
+	_, ok := a.sids[SocketID(r)]
+	return ok
+}
+
+func (a *MemoryAdapter) notify(rooms []Room) {
+	if a.roomHook != nil {
+		for _, r := range rooms {
+			a.roomHook(r)
+		}
+	}
 }
 
 // member is a socket's record in the adapter. Guarded by the adapter's lock.
@@ -60,8 +92,12 @@ func (a *MemoryAdapter) Close() error { return nil }
 
 // AddAll implements Adapter.
 func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
+	var changed []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer func() {
+		a.mu.Unlock()
+		a.notify(changed)
+	}()
 	m := a.sids[id]
 	if m == nil {
 		// Checked under the adapter lock: a socket that disconnects leaves
@@ -70,6 +106,9 @@ func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 		s := a.nsp.Socket(id)
 		if s == nil {
 			return
+		}
+		if a.roomHook != nil {
+			changed = append(changed, Room(id))
 		}
 		m = &member{s: s}
 		m.selfA[0] = s
@@ -85,6 +124,9 @@ func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 		if set == nil {
 			set = &memberSet{}
 			a.rooms[r] = set
+			if a.roomHook != nil {
+				changed = append(changed, r)
+			}
 		}
 		m.rooms = append(m.rooms, membership{room: r, set: set, idx: set.add(m.s)})
 	}
@@ -105,15 +147,21 @@ func (m *member) in(r Room) bool {
 
 // Del implements Adapter.
 func (a *MemoryAdapter) Del(id SocketID, room Room) {
+	var changed []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer func() {
+		a.mu.Unlock()
+		a.notify(changed)
+	}()
 	m := a.sids[id]
 	if m == nil {
 		return
 	}
 	for i, x := range m.rooms {
 		if x.room == room {
-			a.leave(x)
+			if a.leave(x) && a.roomHook != nil {
+				changed = append(changed, room)
+			}
 			m.rooms = slices.Delete(m.rooms, i, i+1)
 			if len(m.rooms) == 0 {
 				m.rooms = nil
@@ -123,8 +171,9 @@ func (a *MemoryAdapter) Del(id SocketID, room Room) {
 	}
 }
 
-// leave takes a socket out of one room's set. The lock is held.
-func (a *MemoryAdapter) leave(x membership) {
+// leave takes a socket out of one room's set, reporting whether the room
+// is gone. The lock is held.
+func (a *MemoryAdapter) leave(x membership) bool {
 	if moved := x.set.remove(x.idx); moved != nil {
 		// The set's last socket took the hole: its record moves with it.
 		mm := a.sids[moved.id]
@@ -137,19 +186,30 @@ func (a *MemoryAdapter) leave(x membership) {
 	}
 	if x.set.n == 0 {
 		delete(a.rooms, x.room)
+		return true
 	}
+	return false
 }
 
 // DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id SocketID) {
+	var changed []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer func() {
+		a.mu.Unlock()
+		a.notify(changed)
+	}()
 	m := a.sids[id]
 	if m == nil {
 		return
 	}
 	for _, x := range m.rooms {
-		a.leave(x)
+		if a.leave(x) && a.roomHook != nil {
+			changed = append(changed, x.room)
+		}
+	}
+	if a.roomHook != nil {
+		changed = append(changed, Room(id))
 	}
 	if moved := a.all.remove(m.allIdx); moved != nil {
 		a.sids[moved.id].allIdx = m.allIdx
