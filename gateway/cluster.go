@@ -24,13 +24,19 @@ import (
 // clusterLink is what the gateway needs of a redisadapter.Cluster.
 type clusterLink interface {
 	Stats() redisadapter.Stats
+	Ready(ctx context.Context) error
 	Close() error
 }
 
 // newClusterLink builds the Redis adapter; it returns the link and the
-// socketio.Options.Adapter constructor.
-var newClusterLink = func(o redisadapter.Options) (clusterLink, func(*socketio.Namespace) socketio.Adapter, error) {
-	return nil, nil, errors.New("REDIS_URL: the Redis adapter is not available in this build")
+// socketio.Options.Adapter constructor. Redis down is no error: the
+// adapter connects in the background.
+func newClusterLink(o redisadapter.Options) (clusterLink, func(*socketio.Namespace) socketio.Adapter, error) {
+	c, err := redisadapter.New(o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return c, c.Adapter, nil
 }
 
 // RedisTuning adjusts the Redis stores and adapter (tests: short
@@ -334,8 +340,11 @@ func (g *Gateway) abandonPresence(ctx context.Context) {
 		return
 	}
 	g.pmu.Lock()
-	g.presenceClosed.Store(true)
+	was := g.presenceClosed.Swap(true)
 	g.pmu.Unlock()
+	if was {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := g.cluster.presence.Abandon(ctx); err != nil {
