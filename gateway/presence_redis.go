@@ -501,23 +501,43 @@ func (s *RedisPresence) Reap(ctx context.Context) ([]PresenceChange, error) {
 func (s *RedisPresence) Reconcile(ctx context.Context, users []NodeUser) (gone, back []PresenceChange, err error) {
 	now := stamp(time.Now())
 	here := make(map[string]bool, len(users))
-	for _, u := range users {
-		here[u.UserID] = true
-		args := s.args(u.UserID, u.Name, now, strconv.Itoa(u.Sockets))
-		chans := make([]string, 0, len(u.Channels))
-		for ch, n := range u.Channels {
-			if n > 0 {
-				args = append(args, ch, strconv.Itoa(n))
-				chans = append(chans, ch)
+	// Pipelined in batches: a node may hold many users, and the gateway
+	// holds its presence changes while this runs.
+	const batch = 256
+	for start := 0; start < len(users); start += batch {
+		part := users[start:min(start+batch, len(users))]
+		execs := make([]rueidis.LuaExec, len(part))
+		chans := make([][]string, len(part))
+		for i, u := range part {
+			here[u.UserID] = true
+			args := s.args(u.UserID, u.Name, now, strconv.Itoa(u.Sockets))
+			for ch, n := range u.Channels {
+				if n > 0 {
+					args = append(args, ch, strconv.Itoa(n))
+					chans[i] = append(chans[i], ch)
+				}
 			}
+			sort.Strings(chans[i])
+			execs[i] = rueidis.LuaExec{Keys: []string{s.ukey(u.UserID), s.nodeKey("users")}, Args: args}
 		}
-		sort.Strings(chans)
-		msg, err := s.run(ctx, presenceRestore, []string{s.ukey(u.UserID), s.nodeKey("users")}, args)
+		var res []rueidis.RedisResult
+		err := s.r.do(ctx, func(ctx context.Context, c rueidis.Client) error {
+			res = presenceRestore.ExecMulti(ctx, c, execs...)
+			for _, r := range res {
+				if err := r.Error(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return gone, back, err
 		}
-		if f := strs(msg); len(f) == 4 && f[0] == "1" {
-			back = append(back, PresenceChange{Presence: presenceOf(u.UserID, f[1:]), Channels: chans})
+		for i, r := range res {
+			msg, _ := r.ToMessage()
+			if f := strs(msg); len(f) == 4 && f[0] == "1" {
+				back = append(back, PresenceChange{Presence: presenceOf(part[i].UserID, f[1:]), Channels: chans[i]})
+			}
 		}
 	}
 	var listed []string
