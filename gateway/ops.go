@@ -131,7 +131,7 @@ func (g *Gateway) breakerStatus() map[string]any {
 	}
 	if h := g.redisHealth(); h != nil {
 		// The adapter's publish breaker: its state is all it shows.
-		out["redis-pubsub"] = map[string]any{"state": h.Breaker}
+		out["redis-publish"] = map[string]any{"state": h.Breaker}
 	}
 	return map[string]any{"breakers": out}
 }
