@@ -25,6 +25,7 @@ type client struct {
 	running  bool     // a worker goroutine is draining queue
 	gone     bool     // disconnected: no new work
 	channels map[string]bool
+	counted  bool   // the presence store counts this socket (see Gateway.presenceOp)
 	reason   string // a close reason the gateway chose (token expired, banned, ...)
 
 	violations atomic.Int32 // rate-limited events in a row
@@ -76,10 +77,18 @@ func (g *Gateway) connected(s *socketio.Socket) {
 	g.mu.Unlock()
 	s.Join(userRoom(claims.UserID))
 	c.enqueue(func() {
-		g.presence.Connect(claims.UserID, claims.Name, time.Now())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.presenceOp(func() error {
+			c.mu.Lock()
+			c.counted = true
+			c.mu.Unlock()
+			_, _, err := g.presence.Connect(ctx, claims.UserID, claims.Name, time.Now())
+			return err
+		})
 		// A ban issued while this socket was being admitted did not find
 		// it among the user's sockets: look again now that it is listed.
-		if b, banned, _ := g.bans.Get(context.Background(), claims.UserID); banned {
+		if b, banned, _ := g.bans.Get(ctx, claims.UserID); banned {
 			_ = s.Emit("moderation:banned", map[string]any{"reason": b.Reason, "until": untilJSON(b.Until)})
 			c.closeWith("banned", false)
 		}
@@ -120,29 +129,52 @@ func (c *client) closeWith(reason string, closeTransport bool) {
 
 // cleanup runs on the worker after the disconnect: typing ends, channels
 // and presence forget the socket, and when it was the user's last one the
-// user's channels see them go offline.
+// user's channels see them go offline. After the first store error the
+// rest is left to the reconciliation (Gateway.reconcile): a store that is
+// down must not hold every disconnect for a timeout per channel.
 func (c *client) cleanup() {
 	g, uid := c.g, c.claims.UserID
-	g.mu.Lock()
-	if set := g.users[uid]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(g.users, uid)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var chans []string
+	var p Presence
+	var last bool
+	_ = g.presenceOp(func() error {
+		g.mu.Lock()
+		if set := g.users[uid]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(g.users, uid)
+			}
 		}
-	}
-	g.mu.Unlock()
-	c.mu.Lock()
-	chans := make([]string, 0, len(c.channels))
-	for ch := range c.channels {
-		chans = append(chans, ch)
-	}
-	c.channels = nil
-	c.mu.Unlock()
-	for _, ch := range chans {
-		g.typing.stop(ch, uid)
-		g.presence.Leave(uid, ch)
-	}
-	p, last, _ := g.presence.Disconnect(uid, time.Now())
+		g.mu.Unlock()
+		c.mu.Lock()
+		chans = make([]string, 0, len(c.channels))
+		for ch := range c.channels {
+			chans = append(chans, ch)
+		}
+		c.channels = nil
+		counted := c.counted
+		c.counted = false
+		c.mu.Unlock()
+		for _, ch := range chans {
+			g.typing.stop(ch, uid)
+		}
+		if g.presenceClosed.Load() {
+			return errGone // shutting down a cluster node: the others reap
+		}
+		for _, ch := range chans {
+			if _, err := g.presence.Leave(ctx, uid, ch); err != nil {
+				return err
+			}
+		}
+		if !counted {
+			return nil
+		}
+		var err error
+		p, last, _, err = g.presence.Disconnect(ctx, uid, time.Now())
+		return err
+	})
 	if last && len(chans) > 0 {
 		_ = g.io.To(rooms(chans)...).Emit("presence:update", p)
 	}

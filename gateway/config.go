@@ -33,6 +33,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES: comma-separated CIDRs
 	RateLimits     RateLimits     // RATE_LIMITS: overrides of the defaults
 	BackendURL     string         // BACKEND_URL: messages are POSTed there first
+	RedisURL       string         // REDIS_URL: join the cluster of nodes on this Redis
+	ServerID       string         // SERVER_ID: this node's name in the cluster (hostname-pid)
 
 	HistorySize int           // HISTORY_SIZE: messages kept per channel (1000)
 	HistoryTTL  time.Duration // HISTORY_TTL: how long they are kept (24h)
@@ -147,6 +149,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "comma-separated CIDRs of load balancers")
 	str(&rates, "rate-limits", "RATE_LIMITS", "overrides, e.g. connection=100/1m,message:send=60/1m")
 	str(&c.BackendURL, "backend-url", "BACKEND_URL", "application backend messages are POSTed to")
+	secret(&c.RedisURL, "redis-url", "REDIS_URL", "Redis of the cluster (redis://[user:password@]host:port[/db]); unset: a single node in memory")
+	str(&c.ServerID, "server-id", "SERVER_ID", "this node's name in the cluster (default hostname-pid)")
 	num(&c.HistorySize, "history-size", "HISTORY_SIZE", "messages kept per channel")
 	dur(&c.HistoryTTL, "history-ttl", "HISTORY_TTL", "how long messages are kept")
 	num(&c.HistoryMB, "history-max-mb", "HISTORY_MAX_MB", "memory of all histories together, MiB")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sio/internal/testutil"
+	"sio/redisadapter"
 )
 
 // The end-to-end tests drive the gateway with the real npm socket.io-client
@@ -21,13 +22,87 @@ import (
 const testSecret = "e2e-test-secret-0123456789abcdef"
 
 type testGateway struct {
-	*Gateway
-	url string
-	nc  *testutil.NodeClients
-	t   *testing.T
+	*Gateway // the first node
+	url      string
+	nc       *testutil.NodeClients
+	t        *testing.T
+
+	// A cluster (startCluster): every node, its URL, and the Redis.
+	nodes []*Gateway
+	urls  []string
+	redis *testutil.Redis
 }
 
 func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
+	t.Helper()
+	g := startNode(t, mutate, Options{})
+	return &testGateway{Gateway: g, url: "http://" + g.Addr(), t: t, nodes: []*Gateway{g}, urls: []string{"http://" + g.Addr()}}
+}
+
+// startCluster starts n nodes joined by a Redis of their own and waits
+// until each is subscribed. Clients connect to the node their id picks
+// (nodeURL): a test written for one node runs unchanged across them.
+func startCluster(t *testing.T, n int, mutate func(*Config)) *testGateway {
+	t.Helper()
+	rd := testutil.StartRedis(t)
+	tg := &testGateway{t: t, redis: rd}
+	for i := range n {
+		g := startNode(t, func(c *Config) {
+			c.RedisURL = rd.URL()
+			c.ServerID = fmt.Sprint("node-", string(rune('a'+i)))
+			if mutate != nil {
+				mutate(c)
+			}
+		}, Options{Redis: fastRedis})
+		tg.nodes = append(tg.nodes, g)
+		tg.urls = append(tg.urls, "http://"+g.Addr())
+	}
+	tg.Gateway, tg.url = tg.nodes[0], tg.urls[0]
+	ctx, cancel := contextWithTimeout(10 * time.Second)
+	defer cancel()
+	for _, g := range tg.nodes {
+		if err := g.cluster.link.Ready(ctx); err != nil {
+			t.Fatalf("node %s not subscribed: %v", g.cfg.ServerID, err)
+		}
+	}
+	return tg
+}
+
+// fastRedis shortens a test cluster's periods: heartbeats, timeouts,
+// breakers and reconnections.
+var fastRedis = RedisTuning{
+	Store: func(o *RedisStoreOptions) {
+		o.Heartbeat = 200 * time.Millisecond
+		o.Timeout = 500 * time.Millisecond
+		o.BreakerCooldown = 300 * time.Millisecond
+	},
+	Adapter: func(o *redisadapter.Options) {
+		o.ReconnectMin, o.ReconnectMax = 100*time.Millisecond, 500*time.Millisecond
+		o.BreakerCooldown = 500 * time.Millisecond
+		o.CanaryInterval = time.Second
+		o.RequestsTimeout = 2 * time.Second
+	},
+}
+
+// topologies runs a test on one node, and on two nodes joined by Redis
+// with its clients spread over them.
+func topologies(t *testing.T, mutate func(*Config), body func(t *testing.T, tg *testGateway)) {
+	t.Run("one node", func(t *testing.T) { body(t, startGateway(t, mutate)) })
+	t.Run("two nodes", func(t *testing.T) { body(t, startCluster(t, 2, mutate)) })
+}
+
+// nodeURL is the node client id connects to: fixed by the id, so that a
+// test's users land on known nodes (alice on a, bob and carol on b, mod on
+// a; alice1 on b, alice2 on a).
+func (tg *testGateway) nodeURL(id string) string {
+	sum := 0
+	for i := 0; i < len(id); i++ {
+		sum += int(id[i])
+	}
+	return tg.urls[sum%len(tg.urls)]
+}
+
+func startNode(t *testing.T, mutate func(*Config), opts Options) *Gateway {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Host, cfg.Port = "127.0.0.1", 0
@@ -42,14 +117,14 @@ func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
 		mutate(&cfg)
 	}
 	lw := testutil.NewLogWriter(t)
-	g, err := New(cfg, Options{Logger: lw.Logger()})
+	opts.Logger = lw.Logger()
+	g, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := g.Start(); err != nil {
 		t.Fatal(err)
 	}
-	tg := &testGateway{Gateway: g, url: "http://" + g.Addr(), t: t}
 	t.Cleanup(func() {
 		if !g.draining.Load() {
 			ctx, cancel := contextWithTimeout(5 * time.Second)
@@ -58,7 +133,7 @@ func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
 		}
 		lw.Stop()
 	})
-	return tg
+	return g
 }
 
 // clients starts (once) the driver process for this test.
@@ -98,7 +173,7 @@ func token(t testing.TB, u user) string {
 // refusal.
 func (tg *testGateway) connect(id string, u user, transports ...string) {
 	tg.t.Helper()
-	if _, err := tg.clients().Connect(id, testutil.ClientOptions{URL: tg.url, Auth: map[string]any{"token": token(tg.t, u)},
+	if _, err := tg.clients().Connect(id, testutil.ClientOptions{URL: tg.nodeURL(id), Auth: map[string]any{"token": token(tg.t, u)},
 		Transports: transports}); err != nil {
 		tg.t.Fatalf("%s: connect: %v", id, err)
 	}
@@ -107,7 +182,9 @@ func (tg *testGateway) connect(id string, u user, transports ...string) {
 // connectErr connects with the given options and returns the refusal.
 func (tg *testGateway) connectErr(id string, o testutil.ClientOptions) *testutil.ConnectError {
 	tg.t.Helper()
-	o.URL = tg.url
+	if o.URL == "" {
+		o.URL = tg.nodeURL(id)
+	}
 	_, err := tg.clients().Connect(id, o)
 	var ce *testutil.ConnectError
 	if !errors.As(err, &ce) {

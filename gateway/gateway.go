@@ -43,8 +43,11 @@ type Stores struct {
 type Options struct {
 	Logger *slog.Logger
 	Stores Stores
-	// Adapter builds the namespace adapter (nil: in memory).
+	// Adapter builds the namespace adapter (nil: in memory, or the Redis
+	// adapter when Config.RedisURL is set).
 	Adapter func(nsp *socketio.Namespace) socketio.Adapter
+	// Redis tunes the Redis stores and adapter of a cluster node.
+	Redis RedisTuning
 }
 
 // Gateway is one node of the chat backend.
@@ -75,6 +78,15 @@ type Gateway struct {
 	mu    sync.Mutex
 	users map[string]map[*client]struct{} // user id → their sockets on this node
 
+	// Presence: changes hold pmu shared, the reconciliation exclusive
+	// (presenceOp). Dirty: a store call failed, the counts need rewriting;
+	// closed: shutting down a cluster node, the store is left alone.
+	pmu            sync.RWMutex
+	presenceDirty  atomic.Bool
+	presenceClosed atomic.Bool
+	cluster        *cluster // nil on a single node
+	idTag          string   // appended to message ids in a cluster
+
 	typing  *typingTracker
 	gathers chan struct{} // Prometheus gatherings in flight (at most 2)
 	seq     atomic.Uint64
@@ -95,17 +107,19 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{
-		cfg:      cfg,
-		log:      log,
-		metrics:  newMetrics(),
-		users:    make(map[string]map[*client]struct{}),
-		stop:     make(chan struct{}),
-		epoch:    time.Now(),
-		messages: opts.Stores.Messages,
-		bans:     opts.Stores.Bans,
-		dedup:    opts.Stores.Dedup,
-		presence: opts.Stores.Presence,
+		cfg:     cfg,
+		log:     log,
+		metrics: newMetrics(),
+		users:   make(map[string]map[*client]struct{}),
+		stop:    make(chan struct{}),
+		epoch:   time.Now(),
 	}
+	if cfg.RedisURL != "" {
+		if err := g.setupCluster(&opts); err != nil {
+			return nil, err
+		}
+	}
+	g.messages, g.bans, g.dedup, g.presence = opts.Stores.Messages, opts.Stores.Bans, opts.Stores.Dedup, opts.Stores.Presence
 	if g.messages == nil {
 		g.messages = newMemoryMessages(cfg.HistorySize, cfg.HistoryTTL, 100_000, int64(cfg.HistoryMB)<<20)
 	}
@@ -128,6 +142,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		Logger:       log,
 	})
 	if err != nil {
+		g.closeCluster()
 		return nil, err
 	}
 	g.auth = auth
@@ -136,6 +151,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	}
 	if cfg.BackendURL != "" {
 		if _, err := url.ParseRequestURI(cfg.BackendURL); err != nil {
+			g.closeCluster()
 			return nil, fmt.Errorf("BACKEND_URL: %w", err)
 		}
 		g.backend = newBackend(cfg.BackendURL, cfg.BackendTimeout, cfg.BackendConcurrency, cfg.BreakerCooldown, g.breakerChanged)
@@ -195,6 +211,12 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	nsp := g.io.Sockets()
 	nsp.Use(g.authenticate)
 	nsp.OnConnection(g.connected)
+	if g.cluster != nil {
+		g.registerClusterEvents()
+		g.metrics.registerRedis(g.redisHealth)
+	} else {
+		g.metrics.registerSingle()
+	}
 	return g, nil
 }
 
@@ -213,13 +235,19 @@ func (g *Gateway) Start() error {
 	case <-g.io.Ready():
 	case err := <-g.served:
 		g.auth.Close()
+		g.closeCluster()
 		return err
 	}
 	g.bg.Add(2)
 	go g.monitor()
 	go g.cleaner()
+	if g.cluster != nil {
+		g.bg.Add(1)
+		go g.presenceLoop()
+	}
 	g.log.Info("gateway listening", "addr", g.Addr(), "path", g.cfg.Path,
-		"auth", g.authMode(), "backend", g.cfg.BackendURL != "", "rateLimits", g.cfg.RateLimits.String())
+		"auth", g.authMode(), "backend", g.cfg.BackendURL != "", "rateLimits", g.cfg.RateLimits.String(),
+		"redis", g.cluster != nil)
 	return nil
 }
 
@@ -256,11 +284,21 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if n := g.inflight.Load(); n > 0 {
 		g.log.Warn("shutdown: sockets still working", "sockets", n)
 	}
+	// A cluster node leaves its sockets' presence to the other nodes,
+	// whose adapters are not closing.
+	g.abandonPresence(ctx)
 	err := g.io.Close(ctx)
 	g.stopOnce.Do(func() { close(g.stop) })
 	g.bg.Wait()
 	g.typing.stopAll()
 	g.auth.Close()
+	if g.cluster != nil {
+		// The sockets' last work (their cleanup) before the stores go.
+		for g.inflight.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		g.closeCluster()
+	}
 	if g.served != nil {
 		select {
 		case <-g.served:
@@ -387,10 +425,11 @@ func untilJSON(t time.Time) any {
 func (g *Gateway) now() int64 { return int64(time.Since(g.epoch)) }
 
 // newID returns a message id: milliseconds and a sequence, fixed width, so
-// that ids sort in creation order on a node.
+// that ids sort in creation order on a node; in a cluster the node's tag
+// follows, so that two nodes never make the same id.
 func (g *Gateway) newID(t time.Time) string {
 	n := g.seq.Add(1) % 1_000_000
-	return fmt.Sprintf("%013d%06d", t.UnixMilli(), n)
+	return fmt.Sprintf("%013d%06d%s", t.UnixMilli(), n, g.idTag)
 }
 
 func room(channelID string) socketio.Room  { return socketio.Room("channel:" + channelID) }
@@ -423,6 +462,9 @@ func (g *Gateway) breakers() []*limits.Breaker {
 	}
 	if g.backend != nil {
 		out = append(out, g.backend.Breaker)
+	}
+	if g.cluster != nil {
+		out = append(out, g.cluster.stores.Breaker())
 	}
 	return out
 }

@@ -88,7 +88,7 @@ func (c *client) member(raw json.RawMessage, v interface{ channel() *channelReq 
 
 func (r *channelReq) channel() *channelReq { return r }
 
-func channelJoin(_ context.Context, c *client, raw json.RawMessage) (result, *apiError) {
+func channelJoin(ctx context.Context, c *client, raw json.RawMessage) (result, *apiError) {
 	var req channelReq
 	if err := decode(raw, &req); err != nil {
 		return nil, err
@@ -99,37 +99,65 @@ func channelJoin(_ context.Context, c *client, raw json.RawMessage) (result, *ap
 	if !c.claims.MayJoin(req.ChannelID) {
 		return nil, errForbidden("the token does not allow channel " + req.ChannelID)
 	}
-	g, uid := c.g, c.claims.UserID
-	c.mu.Lock()
-	if c.channels == nil { // disconnected meanwhile
+	g, uid, ch := c.g, c.claims.UserID, req.ChannelID
+	var first bool
+	err := g.presenceOp(func() error {
+		c.mu.Lock()
+		if c.channels == nil { // disconnected meanwhile
+			c.mu.Unlock()
+			return errGone
+		}
+		already := c.channels[ch]
+		c.channels[ch] = true
 		c.mu.Unlock()
+		if already {
+			return nil
+		}
+		c.s.Join(room(ch))
+		if g.presenceClosed.Load() {
+			return errGone
+		}
+		var err error
+		if first, err = g.presence.Join(ctx, uid, ch); err != nil {
+			// Not counted: not joined either (the reconciliation
+			// rewrites the counts should the store have applied it).
+			c.mu.Lock()
+			if c.channels != nil {
+				delete(c.channels, ch)
+			}
+			c.mu.Unlock()
+			c.s.Leave(room(ch))
+		}
+		return err
+	})
+	if errors.Is(err, errGone) {
 		return nil, errUnavailable("disconnected")
 	}
-	already := c.channels[req.ChannelID]
-	c.channels[req.ChannelID] = true
-	c.mu.Unlock()
-	if !already {
-		c.s.Join(room(req.ChannelID))
-		if g.presence.Join(uid, req.ChannelID) {
-			g.announce(c, req.ChannelID)
-		}
+	if err != nil {
+		return nil, storeError(err)
 	}
-	online := g.presence.Online(req.ChannelID)
+	if first {
+		g.announce(ctx, c, ch)
+	}
+	online, err := g.presence.Online(ctx, ch)
+	if err != nil {
+		return nil, storeError(err)
+	}
 	list := make([]map[string]any, len(online))
 	for i, p := range online {
 		list[i] = map[string]any{"userId": p.UserID, "name": p.Name, "status": p.Status}
 	}
-	return result{"channelId": req.ChannelID, "online": list}, nil
+	return result{"channelId": ch, "online": list}, nil
 }
 
 // announce tells a channel's other sockets that the user is there.
-func (g *Gateway) announce(c *client, ch string) {
-	if p, ok := g.presence.Get(c.claims.UserID); ok {
+func (g *Gateway) announce(ctx context.Context, c *client, ch string) {
+	if p, ok, _ := g.presence.Get(ctx, c.claims.UserID); ok {
 		_ = c.s.To(room(ch)).Except(userRoom(c.claims.UserID)).Emit("presence:update", p)
 	}
 }
 
-func channelLeave(_ context.Context, c *client, raw json.RawMessage) (result, *apiError) {
+func channelLeave(ctx context.Context, c *client, raw json.RawMessage) (result, *apiError) {
 	var req channelReq
 	if err := decode(raw, &req); err != nil {
 		return nil, err
@@ -137,23 +165,31 @@ func channelLeave(_ context.Context, c *client, raw json.RawMessage) (result, *a
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	c.leave(req.ChannelID)
+	c.leave(ctx, req.ChannelID)
 	return result{"channelId": req.ChannelID}, nil
 }
 
-// leave takes the socket out of a channel: room, typing, presence.
-func (c *client) leave(ch string) bool {
-	c.mu.Lock()
-	was := c.channels[ch]
-	delete(c.channels, ch)
-	c.mu.Unlock()
-	if !was {
-		return false
-	}
-	c.s.Leave(room(ch))
-	c.g.typing.stop(ch, c.claims.UserID)
-	c.g.presence.Leave(c.claims.UserID, ch)
-	return true
+// leave takes the socket out of a channel: room, typing, presence. The
+// socket leaves even when the store fails (the reconciliation catches up).
+func (c *client) leave(ctx context.Context, ch string) bool {
+	var was bool
+	_ = c.g.presenceOp(func() error {
+		c.mu.Lock()
+		was = c.channels[ch]
+		delete(c.channels, ch)
+		c.mu.Unlock()
+		if !was {
+			return nil
+		}
+		c.s.Leave(room(ch))
+		c.g.typing.stop(ch, c.claims.UserID)
+		if c.g.presenceClosed.Load() {
+			return errGone
+		}
+		_, err := c.g.presence.Leave(ctx, c.claims.UserID, ch)
+		return err
+	})
+	return was
 }
 
 type sendReq struct {
@@ -438,7 +474,7 @@ func typingStop(_ context.Context, c *client, raw json.RawMessage) (result, *api
 	return result{}, nil
 }
 
-func presenceUpdate(_ context.Context, c *client, raw json.RawMessage) (result, *apiError) {
+func presenceUpdate(ctx context.Context, c *client, raw json.RawMessage) (result, *apiError) {
 	var req struct {
 		Status string `json:"status"`
 	}
@@ -451,11 +487,19 @@ func presenceUpdate(_ context.Context, c *client, raw json.RawMessage) (result, 
 		return nil, errInvalid(`status must be "online", "away" or "dnd"`)
 	}
 	g := c.g
-	p, ok := g.presence.SetStatus(c.claims.UserID, req.Status, time.Now())
+	p, ok, err := g.presence.SetStatus(ctx, c.claims.UserID, req.Status, time.Now())
+	if err != nil {
+		return nil, storeError(err)
+	}
 	if !ok {
 		return nil, errUnavailable("presence unavailable")
 	}
-	if chans := g.presence.Channels(c.claims.UserID); len(chans) > 0 {
+	// The user's channels on every node.
+	chans, err := g.presence.Channels(ctx, c.claims.UserID)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if len(chans) > 0 {
 		_ = c.s.To(rooms(chans)...).Emit("presence:update", p)
 	}
 	return result{"presence": p}, nil
@@ -475,7 +519,7 @@ type targetReq struct {
 	DurationSec *int64  `json:"durationSec"`
 }
 
-func moderationKick(_ context.Context, c *client, raw json.RawMessage) (result, *apiError) {
+func moderationKick(ctx context.Context, c *client, raw json.RawMessage) (result, *apiError) {
 	if err := c.moderator(); err != nil {
 		return nil, err
 	}
@@ -489,14 +533,7 @@ func moderationKick(_ context.Context, c *client, raw json.RawMessage) (result, 
 	if !validUserID(req.UserID) {
 		return nil, errInvalid("userId is required")
 	}
-	kicked := 0
-	for _, t := range c.g.clientsOf(req.UserID) {
-		if t.inChannel(req.ChannelID) {
-			_ = t.s.Emit("moderation:kicked", map[string]any{"channelId": req.ChannelID, "by": c.claims.UserID})
-			t.leave(req.ChannelID)
-			kicked++
-		}
-	}
+	kicked := c.g.kick(ctx, req.ChannelID, req.UserID, c.claims.UserID)
 	return result{"channelId": req.ChannelID, "userId": req.UserID, "sockets": kicked}, nil
 }
 
@@ -531,11 +568,7 @@ func moderationBan(ctx context.Context, c *client, raw json.RawMessage) (result,
 	if err := c.g.bans.Put(ctx, b); err != nil {
 		return nil, storeError(err)
 	}
-	notice := map[string]any{"reason": reason, "until": untilJSON(b.Until)}
-	for _, t := range c.g.clientsOf(req.UserID) {
-		_ = t.s.Emit("moderation:banned", notice)
-		t.closeWith("banned", false)
-	}
+	c.g.ban(ctx, b)
 	return result{"userId": req.UserID, "reason": reason, "until": untilJSON(b.Until)}, nil
 }
 

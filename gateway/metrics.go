@@ -21,7 +21,6 @@ type Metrics struct {
 	EventsProcessed   atomic.Int64 // events answered ok
 	EventsRejected    atomic.Int64 // events answered with an error
 	MemoryCleanups    atomic.Int64 // cleanup runs
-	RedisReconnects   atomic.Int64 // (cluster mode)
 
 	mu        sync.Mutex
 	closes    map[string]int64 // disconnect reason → count
@@ -63,7 +62,6 @@ func newMetrics() *Metrics {
 		counter("gateway_events_processed_total", "Events answered ok.", &m.EventsProcessed),
 		counter("gateway_events_rejected_total", "Events answered with an error.", &m.EventsRejected),
 		counter("gateway_memory_cleanups_total", "Cleanup runs.", &m.MemoryCleanups),
-		counter("gateway_redis_reconnects_total", "Redis reconnections.", &m.RedisReconnects),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gateway_circuit_breaker_trips_total", Help: "Circuit breaker openings."},
 			func() float64 { return float64(m.breakerTrips()) }),
 		&labelled{m: m, desc: prometheus.NewDesc("gateway_disconnects_total", "Disconnects by reason.", []string{"reason"}, nil), pick: func(m *Metrics) map[string]int64 { return m.closes }},
@@ -72,6 +70,64 @@ func newMetrics() *Metrics {
 		&labelled{m: m, desc: prometheus.NewDesc("gateway_cleanup_removed_total", "Stale entries removed by the cleanup, by kind.", []string{"kind"}, nil), pick: func(m *Metrics) map[string]int64 { return m.cleanedUp }},
 	)
 	return m
+}
+
+// registerSingle keeps the Redis counter of a single node at zero.
+func (m *Metrics) registerSingle() {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gateway_redis_reconnects_total",
+		Help: "Redis reconnections of the adapter."}, func() float64 { return 0 }))
+}
+
+// registerRedis adds the cluster's Redis figures (REDIS_URL).
+func (m *Metrics) registerRedis(health func() *RedisHealth) {
+	gauge := func(name, help string, f func(h *RedisHealth) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(health()) })
+	}
+	state := func(s string) float64 {
+		switch s {
+		case "closed":
+			return 0
+		case "open":
+			return 1
+		}
+		return 2
+	}
+	m.reg.MustRegister(
+		gauge("gateway_redis_up", "1 while the Redis adapter is connected.", func(h *RedisHealth) float64 {
+			if h.State == "connected" {
+				return 1
+			}
+			return 0
+		}),
+		gauge("gateway_redis_queue_depth", "Cluster messages waiting for Redis.", func(h *RedisHealth) float64 { return float64(h.QueueDepth) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gateway_redis_reconnects_total", Help: "Redis reconnections of the adapter."},
+			func() float64 { return float64(health().Reconnects) }),
+		gauge("gateway_redis_publish_breaker_state", "The adapter's publish breaker: 0 closed, 1 open, 2 half-open.",
+			func(h *RedisHealth) float64 { return state(h.Breaker) }),
+		gauge("gateway_redis_store_breaker_state", "The Redis stores' breaker: 0 closed, 1 open, 2 half-open.",
+			func(h *RedisHealth) float64 { return state(h.Store) }),
+		&redisDrops{health: health, desc: prometheus.NewDesc("gateway_redis_drops_total", "Cluster messages dropped, by reason.", []string{"reason"}, nil)},
+	)
+}
+
+// redisDrops exports the adapter's drop counts.
+type redisDrops struct {
+	health func() *RedisHealth
+	desc   *prometheus.Desc
+}
+
+func (d *redisDrops) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
+
+func (d *redisDrops) Collect(ch chan<- prometheus.Metric) {
+	drops := d.health().Drops
+	keys := make([]string, 0, len(drops))
+	for k := range drops {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(drops[k]), k)
+	}
 }
 
 func (m *Metrics) breakerTrips() int64 {
@@ -126,7 +182,7 @@ func (m *Metrics) Snapshot() map[string]any {
 		"eventsRejected":      m.EventsRejected.Load(),
 		"circuitBreakerTrips": m.breakerTrips(),
 		"memoryCleanups":      m.MemoryCleanups.Load(),
-		"redisReconnects":     m.RedisReconnects.Load(),
+		"redisReconnects":     0,
 		"closeReasons":        closes,
 		"rejections":          rejects,
 		"connectRefusals":     refusals,

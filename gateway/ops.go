@@ -21,6 +21,10 @@ type HealthReport struct {
 	Checks    map[string]string `json:"checks"` // dependency → ok | down | ...
 	CheckedAt string            `json:"checkedAt,omitempty"`
 	Active    int64             `json:"activeConnections"`
+	// Redis is the cluster's link, live (only with REDIS_URL): while it is
+	// not fully up the node is degraded, not in emergency (local delivery
+	// goes on).
+	Redis *RedisHealth `json:"redis,omitempty"`
 }
 
 // serveHTTP answers the operations endpoints on the socket's port. It runs
@@ -37,7 +41,12 @@ func (g *Gateway) serveHTTP(c *loop.Conn, r *loop.Request) {
 		}
 		respondJSON(c, status, rep)
 	case path == "/metrics/socket" && method == "GET":
-		respondJSON(c, 200, g.metrics.Snapshot())
+		snap := g.metrics.Snapshot()
+		if h := g.redisHealth(); h != nil {
+			snap["redis"] = h
+			snap["redisReconnects"] = h.Reconnects
+		}
+		respondJSON(c, 200, snap)
 	case path == "/metrics" && method == "GET":
 		select {
 		case g.gathers <- struct{}{}:
@@ -120,6 +129,10 @@ func (g *Gateway) breakerStatus() map[string]any {
 		st := b.Stats()
 		out[b.Name] = map[string]any{"state": st.State.String(), "trips": st.Trips, "failures": st.Failures, "lastError": st.LastError}
 	}
+	if h := g.redisHealth(); h != nil {
+		// The adapter's publish breaker: its state is all it shows.
+		out["redis-publish"] = map[string]any{"state": h.Breaker}
+	}
 	return map[string]any{"breakers": out}
 }
 
@@ -128,6 +141,24 @@ func (g *Gateway) healthNow() HealthReport {
 	rep := *g.health.Load()
 	rep.Emergency = g.emergency.Load()
 	rep.Active = g.metrics.ActiveConnections.Load()
+	if h := g.redisHealth(); h != nil {
+		checks := make(map[string]string, len(rep.Checks)+1)
+		for k, v := range rep.Checks {
+			checks[k] = v
+		}
+		rep.Checks, rep.Redis = checks, h
+		if h.ok() {
+			checks["redis"] = "ok"
+		} else {
+			checks["redis"] = h.State
+			if h.State == "connected" {
+				checks["redis"] = "breaker " + h.Store
+			}
+			if rep.Status == "ok" {
+				rep.Status = "degraded"
+			}
+		}
+	}
 	if rep.Emergency {
 		rep.Status = "emergency"
 	}

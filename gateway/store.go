@@ -418,21 +418,27 @@ type Presence struct {
 
 // PresenceStore counts users, not sockets: a user is online while any of
 // their sockets is connected, and in a channel while any of their sockets
-// has joined it.
+// has joined it. In a cluster (the Redis store) the counts span every
+// node; the memory store counts this node's. Methods may block on the
+// network, bounded by ctx; an error leaves the gateway's own view of its
+// sockets as the truth (see NodePresence.Reconcile).
 type PresenceStore interface {
 	// Connect counts a socket of the user; first: the user had none.
-	Connect(userID, name string, now time.Time) (p Presence, first bool)
+	Connect(ctx context.Context, userID, name string, now time.Time) (p Presence, first bool, err error)
 	// Disconnect uncounts one; last: it was the user's last (the user is
-	// then offline) and channels are the ones the user was in.
-	Disconnect(userID string, now time.Time) (p Presence, last bool, channels []string)
-	SetStatus(userID, status string, now time.Time) (Presence, bool)
-	Get(userID string) (Presence, bool)
+	// then offline) and channels are the ones the user was still in.
+	Disconnect(ctx context.Context, userID string, now time.Time) (p Presence, last bool, channels []string, err error)
+	// SetStatus sets the status of a connected user (ok false: unknown).
+	SetStatus(ctx context.Context, userID, status string, now time.Time) (p Presence, ok bool, err error)
+	Get(ctx context.Context, userID string) (p Presence, ok bool, err error)
 	// Join and Leave count the user's sockets in a channel; first/last
 	// report the user entering or leaving it.
-	Join(userID, channelID string) (first bool)
-	Leave(userID, channelID string) (last bool)
-	Online(channelID string) []Presence
-	Channels(userID string) []string
+	Join(ctx context.Context, userID, channelID string) (first bool, err error)
+	Leave(ctx context.Context, userID, channelID string) (last bool, err error)
+	// Online lists the users in the channel, sorted by user id.
+	Online(ctx context.Context, channelID string) ([]Presence, error)
+	// Channels lists the channels the user is in, sorted.
+	Channels(ctx context.Context, userID string) ([]string, error)
 	// Cleanup drops what no socket holds any more; it returns how many
 	// entries it removed.
 	Cleanup(now time.Time) int
@@ -456,7 +462,7 @@ func newMemoryPresence() *memoryPresence {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func (s *memoryPresence) Connect(userID, name string, now time.Time) (Presence, bool) {
+func (s *memoryPresence) Connect(_ context.Context, userID, name string, now time.Time) (Presence, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
@@ -470,20 +476,20 @@ func (s *memoryPresence) Connect(userID, name string, now time.Time) (Presence, 
 	}
 	u.LastActiveAt = stamp(now)
 	u.sockets++
-	return u.Presence, first
+	return u.Presence, first, nil
 }
 
-func (s *memoryPresence) Disconnect(userID string, now time.Time) (Presence, bool, []string) {
+func (s *memoryPresence) Disconnect(_ context.Context, userID string, now time.Time) (Presence, bool, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
 	if u == nil {
-		return Presence{}, false, nil
+		return Presence{}, false, nil, nil
 	}
 	u.sockets--
 	u.LastActiveAt = stamp(now)
 	if u.sockets > 0 {
-		return u.Presence, false, nil
+		return u.Presence, false, nil, nil
 	}
 	u.Status = "offline"
 	chans := make([]string, 0, len(u.channels))
@@ -493,7 +499,7 @@ func (s *memoryPresence) Disconnect(userID string, now time.Time) (Presence, boo
 	}
 	sort.Strings(chans)
 	delete(s.users, userID)
-	return u.Presence, true, chans
+	return u.Presence, true, chans, nil
 }
 
 func (s *memoryPresence) dropMemberLocked(ch, userID string) {
@@ -505,33 +511,33 @@ func (s *memoryPresence) dropMemberLocked(ch, userID string) {
 	}
 }
 
-func (s *memoryPresence) SetStatus(userID, status string, now time.Time) (Presence, bool) {
+func (s *memoryPresence) SetStatus(_ context.Context, userID, status string, now time.Time) (Presence, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
 	if u == nil {
-		return Presence{}, false
+		return Presence{}, false, nil
 	}
 	u.Status = status
 	u.LastActiveAt = stamp(now)
-	return u.Presence, true
+	return u.Presence, true, nil
 }
 
-func (s *memoryPresence) Get(userID string) (Presence, bool) {
+func (s *memoryPresence) Get(_ context.Context, userID string) (Presence, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.users[userID]; u != nil {
-		return u.Presence, true
+		return u.Presence, true, nil
 	}
-	return Presence{}, false
+	return Presence{}, false, nil
 }
 
-func (s *memoryPresence) Join(userID, ch string) bool {
+func (s *memoryPresence) Join(_ context.Context, userID, ch string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
 	if u == nil {
-		return false
+		return false, nil
 	}
 	u.channels[ch]++
 	m := s.channels[ch]
@@ -540,27 +546,27 @@ func (s *memoryPresence) Join(userID, ch string) bool {
 		s.channels[ch] = m
 	}
 	m[userID]++
-	return u.channels[ch] == 1
+	return u.channels[ch] == 1, nil
 }
 
-func (s *memoryPresence) Leave(userID, ch string) bool {
+func (s *memoryPresence) Leave(_ context.Context, userID, ch string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
 	if u == nil || u.channels[ch] == 0 {
-		return false
+		return false, nil
 	}
 	u.channels[ch]--
 	if u.channels[ch] > 0 {
 		s.channels[ch][userID]--
-		return false
+		return false, nil
 	}
 	delete(u.channels, ch)
 	s.dropMemberLocked(ch, userID)
-	return true
+	return true, nil
 }
 
-func (s *memoryPresence) Online(ch string) []Presence {
+func (s *memoryPresence) Online(_ context.Context, ch string) ([]Presence, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Presence, 0, len(s.channels[ch]))
@@ -570,22 +576,22 @@ func (s *memoryPresence) Online(ch string) []Presence {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
-	return out
+	return out, nil
 }
 
-func (s *memoryPresence) Channels(userID string) []string {
+func (s *memoryPresence) Channels(_ context.Context, userID string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
 	if u == nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]string, 0, len(u.channels))
 	for ch := range u.channels {
 		out = append(out, ch)
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 // Cleanup drops entries no socket holds: users with no socket and channel

@@ -283,7 +283,7 @@ func TestBanDuringAdmissionReachesTheSocket(t *testing.T) {
 		defer cancel()
 		_ = g.Shutdown(ctx)
 	}()
-	tg := &testGateway{Gateway: g, url: "http://" + g.Addr(), t: t}
+	tg := &testGateway{Gateway: g, url: "http://" + g.Addr(), t: t, urls: []string{"http://" + g.Addr()}}
 	tg.connect("bob", bob)
 	var notice struct{ Reason string }
 	tg.next("bob", "moderation:banned", &notice)
