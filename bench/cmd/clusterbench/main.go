@@ -53,6 +53,7 @@ type options struct {
 	nodeClients, nodeServer int
 	broadcasts              int
 	interval, drain, settle time.Duration
+	idle                    time.Duration
 	perLoadgen, inflight    int
 	rampTimeout             time.Duration
 	redisArgs               []string
@@ -76,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.interval, "interval", 5*time.Second, "time between two broadcasts")
 	flag.DurationVar(&o.drain, "drain", 15*time.Second, "how long deliveries are still awaited after the last broadcast's slot")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "pause between the last connection and the memory reading")
+	flag.DurationVar(&o.idle, "idle", 3*time.Second, "servers' idle CPU is measured over this long before the broadcasts")
 	flag.IntVar(&o.perLoadgen, "per-loadgen", 18000, "most clients one loadgen process holds (open files: 20,000 per process)")
 	flag.IntVar(&o.inflight, "inflight", 128, "handshakes in flight per loadgen process")
 	flag.DurationVar(&o.rampTimeout, "ramp-timeout", 5*time.Minute, "longest wait for every client to connect")
@@ -119,6 +121,7 @@ func main() {
 		def("interval", func() { o.interval = time.Second })
 		def("drain", func() { o.drain = 3 * time.Second })
 		def("settle", func() { o.settle = time.Second })
+		def("idle", func() { o.idle = time.Second })
 		def("ramp-timeout", func() { o.rampTimeout = time.Minute })
 	}
 	if o.nodeClients <= 0 {
@@ -452,6 +455,19 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 	}
 	tr.Redis.Connected = redisSnap(redis)
 
+	// The servers' CPU while idle (pings only), so the window's CPU can
+	// be split into idle and broadcast work.
+	idle0 := make([]float64, len(servers))
+	for i, s := range servers {
+		idle0[i] = s.cpu()
+	}
+	ti := time.Now()
+	time.Sleep(o.idle)
+	for i, s := range servers {
+		tr.Window.IdleCPU += s.cpu() - idle0[i]
+	}
+	tr.Window.IdleSeconds = time.Since(ti).Seconds()
+
 	// The broadcasts: one bcastall every interval from the sender, a slot
 	// of interval/2 after the last, then the drain.
 	spec := load.PhaseSpec{Name: "broadcast", Kind: "bcast", Event: "bcastall", Track: true,
@@ -474,7 +490,8 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 		return tr
 	}
 	redisCPU1, _ := proc.CPU(redis.pid)
-	tr.Window = Window{Seconds: spec.Duration.Seconds(), DrainSeconds: spec.Drain.Seconds(), RedisCPU: redisCPU1 - redisCPU0}
+	tr.Window.Seconds, tr.Window.DrainSeconds, tr.Window.RedisCPU = spec.Duration.Seconds(), spec.Drain.Seconds(), redisCPU1-redisCPU0
+	tr.Window.Elapsed = time.Since(time.Unix(0, spec.Start)).Seconds()
 	if m1.total > m0.total {
 		tr.Window.MachineBusy = (m1.busy - m0.busy) / (m1.total - m0.total)
 	}

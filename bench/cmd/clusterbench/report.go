@@ -108,13 +108,26 @@ type RedisSnap struct {
 	Info  map[string]string `json:"info"`
 }
 
-// Window is the broadcast phase.
+// Window is the broadcast phase, and the idle interval before it.
 type Window struct {
 	Seconds      float64 `json:"seconds"`
 	DrainSeconds float64 `json:"drain_seconds"`
-	ServerCPU    float64 `json:"server_cpu_s"` // every server, user+system
+	Elapsed      float64 `json:"elapsed_s"`    // from the window's start until every loadgen answered
+	ServerCPU    float64 `json:"server_cpu_s"` // every server, user+system, over Elapsed
 	RedisCPU     float64 `json:"redis_cpu_s"`
 	MachineBusy  float64 `json:"machine_busy"` // share of both cores busy
+	IdleSeconds  float64 `json:"idle_s"`       // the idle interval before the window
+	IdleCPU      float64 `json:"idle_cpu_s"`   // every server's CPU over it (pings, timers)
+}
+
+// broadcastCPU is the servers' CPU of the window less what they spend
+// idle over as long, per broadcast (s).
+func (t *TargetResult) broadcastCPU() float64 {
+	w := t.Window
+	if w.IdleSeconds <= 0 || t.Phase.Sent == 0 {
+		return 0
+	}
+	return (w.ServerCPU - w.IdleCPU/w.IdleSeconds*w.Elapsed) / float64(t.Phase.Sent)
 }
 
 func (tr *TargetResult) received() int64 {
@@ -292,8 +305,21 @@ func markdown(r *Result) string {
 	row("**Redis RSS** connected → after (MB); used_memory after (MB)", func(t *TargetResult) string {
 		return fmt.Sprintf("%.1f → %.1f; %.1f", mb(t.Redis.Connected.RSSKB), mb(t.Redis.After.RSSKB), infoMB(t.Redis.After.Info, "used_memory"))
 	})
-	row("CPU in the window: servers / Redis (s); machine busy", func(t *TargetResult) string {
-		return fmt.Sprintf("%.2f / %.2f; %.0f %%", t.Window.ServerCPU, t.Window.RedisCPU, 100*t.Window.MachineBusy)
+	row("CPU over the window and drain: servers / Redis (s); machine busy", func(t *TargetResult) string {
+		return fmt.Sprintf("%.2f / %.2f over %.1f s; %.0f %%", t.Window.ServerCPU, t.Window.RedisCPU, t.Window.Elapsed, 100*t.Window.MachineBusy)
+	})
+	row("servers idle (pings) over as long (s)", func(t *TargetResult) string {
+		if t.Window.IdleSeconds <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f", t.Window.IdleCPU/t.Window.IdleSeconds*t.Window.Elapsed)
+	})
+	row("**server CPU per broadcast** (window − idle), all servers (s); per delivery (µs)", func(t *TargetResult) string {
+		c := t.broadcastCPU()
+		if c == 0 || t.Phase.Tracked == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f; %.1f", c, c/float64(t.Phase.Tracked)*1e6)
 	})
 	row("loadgen CPU, all processes (s)", func(t *TargetResult) string {
 		var c float64
