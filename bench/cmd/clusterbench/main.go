@@ -53,7 +53,6 @@ type options struct {
 	nodeClients, nodeServer int
 	broadcasts              int
 	interval, drain, settle time.Duration
-	idle                    time.Duration
 	perLoadgen, inflight    int
 	rampTimeout             time.Duration
 	redisArgs               []string
@@ -77,7 +76,6 @@ func main() {
 	flag.DurationVar(&o.interval, "interval", 5*time.Second, "time between two broadcasts")
 	flag.DurationVar(&o.drain, "drain", 15*time.Second, "how long deliveries are still awaited after the last broadcast's slot")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "pause between the last connection and the memory reading")
-	flag.DurationVar(&o.idle, "idle", 3*time.Second, "servers' idle CPU is measured over this long before the broadcasts")
 	flag.IntVar(&o.perLoadgen, "per-loadgen", 18000, "most clients one loadgen process holds (open files: 20,000 per process)")
 	flag.IntVar(&o.inflight, "inflight", 128, "handshakes in flight per loadgen process")
 	flag.DurationVar(&o.rampTimeout, "ramp-timeout", 5*time.Minute, "longest wait for every client to connect")
@@ -121,7 +119,6 @@ func main() {
 		def("interval", func() { o.interval = time.Second })
 		def("drain", func() { o.drain = 3 * time.Second })
 		def("settle", func() { o.settle = time.Second })
-		def("idle", func() { o.idle = time.Second })
 		def("ramp-timeout", func() { o.rampTimeout = time.Minute })
 	}
 	if o.nodeClients <= 0 {
@@ -455,19 +452,6 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 	}
 	tr.Redis.Connected = redisSnap(redis)
 
-	// The servers' CPU while idle (pings only), so the window's CPU can
-	// be split into idle and broadcast work.
-	idle0 := make([]float64, len(servers))
-	for i, s := range servers {
-		idle0[i] = s.cpu()
-	}
-	ti := time.Now()
-	time.Sleep(o.idle)
-	for i, s := range servers {
-		tr.Window.IdleCPU += s.cpu() - idle0[i]
-	}
-	tr.Window.IdleSeconds = time.Since(ti).Seconds()
-
 	// The broadcasts: one bcastall every interval from the sender, a slot
 	// of interval/2 after the last, then the drain.
 	spec := load.PhaseSpec{Name: "broadcast", Kind: "bcast", Event: "bcastall", Track: true,
@@ -482,7 +466,12 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 	redisCPU0, _ := proc.CPU(redis.pid)
 	m0 := machineCPU()
 	logln("%d broadcasts, %s apart, then %s of drain", o.broadcasts, o.interval, o.drain)
+	stopSampling := make(chan struct{})
+	sampled := make(chan []CPUSample, 1)
+	go func() { sampled <- sampleCPU(servers, 250*time.Millisecond, stopSampling) }()
 	phases, err := runPhase(lgs, spec)
+	close(stopSampling)
+	tr.Window.Samples = <-sampled
 	m1 := machineCPU()
 	if err != nil {
 		tr.fail("broadcast phase: %v", err)
@@ -531,6 +520,7 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 	if !redis.alive() {
 		tr.fail("redis-server died: %s", redis.tail.String())
 	}
+	tr.Window.baseline(&tr.Phase)
 	tr.verify(o.broadcasts)
 	logln("%s: %s", tr.Target, tr.summary())
 	return tr
@@ -589,6 +579,25 @@ func waitNumSub(ctx context.Context, r *redisProc, channel string, want int) (in
 		case <-ctx.Done():
 			return n, fmt.Errorf("%d of %d servers subscribed to %s", n, want, channel)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sampleCPU records the servers' summed CPU every step until stop.
+func sampleCPU(servers []*server, step time.Duration, stop chan struct{}) []CPUSample {
+	var out []CPUSample
+	t := time.NewTicker(step)
+	defer t.Stop()
+	for {
+		var c float64
+		for _, s := range servers {
+			c += s.cpu()
+		}
+		out = append(out, CPUSample{T: time.Now().UnixNano(), CPU: c})
+		select {
+		case <-stop:
+			return out
+		case <-t.C:
 		}
 	}
 }

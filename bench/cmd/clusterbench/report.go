@@ -108,7 +108,7 @@ type RedisSnap struct {
 	Info  map[string]string `json:"info"`
 }
 
-// Window is the broadcast phase, and the idle interval before it.
+// Window is the broadcast phase.
 type Window struct {
 	Seconds      float64 `json:"seconds"`
 	DrainSeconds float64 `json:"drain_seconds"`
@@ -116,18 +116,45 @@ type Window struct {
 	ServerCPU    float64 `json:"server_cpu_s"` // every server, user+system, over Elapsed
 	RedisCPU     float64 `json:"redis_cpu_s"`
 	MachineBusy  float64 `json:"machine_busy"` // share of both cores busy
-	IdleSeconds  float64 `json:"idle_s"`       // the idle interval before the window
-	IdleCPU      float64 `json:"idle_cpu_s"`   // every server's CPU over it (pings, timers)
+	// The servers' summed CPU every 250 ms over the window, and their
+	// idle rate (CPU s per s: pings, timers, GC) over the quiet tail of
+	// the drain, from 2 s after the last receipt on.
+	Samples     []CPUSample `json:"samples"`
+	IdleRate    float64     `json:"idle_cpu_per_s"`
+	IdleFrom    float64     `json:"idle_from_s"` // into the window
+	IdleSeconds float64     `json:"idle_s"`
+	BcastCPU    float64     `json:"broadcast_cpu_s"` // servers' CPU of the window less IdleRate over it
 }
 
-// broadcastCPU is the servers' CPU of the window less what they spend
-// idle over as long, per broadcast (s).
-func (t *TargetResult) broadcastCPU() float64 {
-	w := t.Window
-	if w.IdleSeconds <= 0 || t.Phase.Sent == 0 {
-		return 0
+// CPUSample is the servers' summed CPU (s) at T (unix ns).
+type CPUSample struct {
+	T   int64   `json:"t"`
+	CPU float64 `json:"cpu"`
+}
+
+// baseline computes the idle rate from the samples taken at least 2 s
+// after the last receipt (at least 1 s of them), and the window's CPU
+// less that rate over the whole sampled span.
+func (w *Window) baseline(p *results.Phase) {
+	if len(w.Samples) < 2 {
+		return
 	}
-	return (w.ServerCPU - w.IdleCPU/w.IdleSeconds*w.Elapsed) / float64(t.Phase.Sent)
+	var last int64
+	for _, s := range p.Sends {
+		last = max(last, s.Last)
+	}
+	first, end := w.Samples[0], w.Samples[len(w.Samples)-1]
+	for _, s := range w.Samples {
+		if s.T >= last+2e9 {
+			if d := float64(end.T-s.T) / 1e9; d >= 1 {
+				w.IdleRate = (end.CPU - s.CPU) / d
+				w.IdleFrom = float64(s.T-first.T) / 1e9
+				w.IdleSeconds = d
+				w.BcastCPU = end.CPU - first.CPU - w.IdleRate*float64(end.T-first.T)/1e9
+			}
+			return
+		}
+	}
 }
 
 func (tr *TargetResult) received() int64 {
@@ -308,17 +335,17 @@ func markdown(r *Result) string {
 	row("CPU over the window and drain: servers / Redis (s); machine busy", func(t *TargetResult) string {
 		return fmt.Sprintf("%.2f / %.2f over %.1f s; %.0f %%", t.Window.ServerCPU, t.Window.RedisCPU, t.Window.Elapsed, 100*t.Window.MachineBusy)
 	})
-	row("servers idle (pings) over as long (s)", func(t *TargetResult) string {
+	row("servers idle, CPU % of one core (the drain's quiet tail)", func(t *TargetResult) string {
 		if t.Window.IdleSeconds <= 0 {
-			return ""
+			return "n/a"
 		}
-		return fmt.Sprintf("%.2f", t.Window.IdleCPU/t.Window.IdleSeconds*t.Window.Elapsed)
+		return fmt.Sprintf("%.1f %% (over %.1f s)", 100*t.Window.IdleRate, t.Window.IdleSeconds)
 	})
-	row("**server CPU per broadcast** (window − idle), all servers (s); per delivery (µs)", func(t *TargetResult) string {
-		c := t.broadcastCPU()
-		if c == 0 || t.Phase.Tracked == 0 {
-			return ""
+	row("**server CPU per broadcast** (window less idle), all servers (s); per delivery (µs)", func(t *TargetResult) string {
+		if t.Window.IdleSeconds <= 0 || t.Phase.Sent == 0 || t.Phase.Tracked == 0 {
+			return "n/a"
 		}
+		c := t.Window.BcastCPU / float64(t.Phase.Sent)
 		return fmt.Sprintf("%.2f; %.1f", c, c/float64(t.Phase.Tracked)*1e6)
 	})
 	row("loadgen CPU, all processes (s)", func(t *TargetResult) string {
