@@ -116,14 +116,8 @@ type Window struct {
 	ServerCPU    float64 `json:"server_cpu_s"` // every server, user+system, over Elapsed
 	RedisCPU     float64 `json:"redis_cpu_s"`
 	MachineBusy  float64 `json:"machine_busy"` // share of both cores busy
-	// The servers' summed CPU every 250 ms over the window, and their
-	// idle rate (CPU s per s: pings, timers, GC) over the quiet tail of
-	// the drain, from 2 s after the last receipt on.
-	Samples     []CPUSample `json:"samples"`
-	IdleRate    float64     `json:"idle_cpu_per_s"`
-	IdleFrom    float64     `json:"idle_from_s"` // into the window
-	IdleSeconds float64     `json:"idle_s"`
-	BcastCPU    float64     `json:"broadcast_cpu_s"` // servers' CPU of the window less IdleRate over it
+	// The servers' summed CPU every 250 ms over the window.
+	Samples []CPUSample `json:"samples"`
 }
 
 // CPUSample is the servers' summed CPU (s) at T (unix ns).
@@ -132,29 +126,39 @@ type CPUSample struct {
 	CPU float64 `json:"cpu"`
 }
 
-// baseline computes the idle rate from the samples taken at least 2 s
-// after the last receipt (at least 1 s of them), and the window's CPU
-// less that rate over the whole sampled span.
-func (w *Window) baseline(p *results.Phase) {
-	if len(w.Samples) < 2 {
-		return
+// cpuAt is the servers' summed CPU at t, interpolated between samples.
+func cpuAt(ss []CPUSample, t int64) float64 {
+	if t <= ss[0].T {
+		return ss[0].CPU
 	}
-	var last int64
-	for _, s := range p.Sends {
-		last = max(last, s.Last)
-	}
-	first, end := w.Samples[0], w.Samples[len(w.Samples)-1]
-	for _, s := range w.Samples {
-		if s.T >= last+2e9 {
-			if d := float64(end.T-s.T) / 1e9; d >= 1 {
-				w.IdleRate = (end.CPU - s.CPU) / d
-				w.IdleFrom = float64(s.T-first.T) / 1e9
-				w.IdleSeconds = d
-				w.BcastCPU = end.CPU - first.CPU - w.IdleRate*float64(end.T-first.T)/1e9
-			}
-			return
+	for i := 1; i < len(ss); i++ {
+		if t <= ss[i].T {
+			a, b := ss[i-1], ss[i]
+			return a.CPU + (b.CPU-a.CPU)*float64(t-a.T)/float64(b.T-a.T)
 		}
 	}
+	return ss[len(ss)-1].CPU
+}
+
+// broadcastCPU is, per broadcast, the servers' CPU from its send until
+// 250 ms after its last receipt: the broadcast's own work and whatever else
+// the servers did meanwhile. The idle CPU of many connections is not steady
+// (each client is pinged every 25 s, so the pings come in a band as long as
+// the ramp was, once per 25 s, and delayed by a busy machine): it cannot be
+// subtracted reliably, and the least of these values is the closest to a
+// broadcast alone.
+func broadcastCPU(w *Window, p *results.Phase) []float64 {
+	ss := w.Samples
+	if len(ss) < 2 {
+		return nil
+	}
+	var out []float64
+	for _, s := range p.Sends {
+		if end := s.Last + 250e6; s.N > 0 && end <= ss[len(ss)-1].T {
+			out = append(out, cpuAt(ss, end)-cpuAt(ss, s.T))
+		}
+	}
+	return out
 }
 
 func (tr *TargetResult) received() int64 {
@@ -333,20 +337,19 @@ func markdown(r *Result) string {
 		return fmt.Sprintf("%.1f → %.1f; %.1f", mb(t.Redis.Connected.RSSKB), mb(t.Redis.After.RSSKB), infoMB(t.Redis.After.Info, "used_memory"))
 	})
 	row("CPU over the window and drain: servers / Redis (s); machine busy", func(t *TargetResult) string {
-		return fmt.Sprintf("%.2f / %.2f over %.1f s; %.0f %%", t.Window.ServerCPU, t.Window.RedisCPU, t.Window.Elapsed, 100*t.Window.MachineBusy)
+		over := ""
+		if t.Window.Elapsed > 0 {
+			over = fmt.Sprintf(" over %.1f s", t.Window.Elapsed)
+		}
+		return fmt.Sprintf("%.2f / %.2f%s; %.0f %%", t.Window.ServerCPU, t.Window.RedisCPU, over, 100*t.Window.MachineBusy)
 	})
-	row("servers idle, CPU % of one core (the drain's quiet tail)", func(t *TargetResult) string {
-		if t.Window.IdleSeconds <= 0 {
+	row("**server CPU per broadcast** (send → last receipt), all servers: min / median / max (s); per delivery at the min (µs)", func(t *TargetResult) string {
+		c := broadcastCPU(&t.Window, &t.Phase)
+		if len(c) == 0 || t.Phase.Tracked == 0 {
 			return "n/a"
 		}
-		return fmt.Sprintf("%.1f %% (over %.1f s)", 100*t.Window.IdleRate, t.Window.IdleSeconds)
-	})
-	row("**server CPU per broadcast** (window less idle), all servers (s); per delivery (µs)", func(t *TargetResult) string {
-		if t.Window.IdleSeconds <= 0 || t.Phase.Sent == 0 || t.Phase.Tracked == 0 {
-			return "n/a"
-		}
-		c := t.Window.BcastCPU / float64(t.Phase.Sent)
-		return fmt.Sprintf("%.2f; %.1f", c, c/float64(t.Phase.Tracked)*1e6)
+		sort.Float64s(c)
+		return fmt.Sprintf("%.2f / %.2f / %.2f; %.1f", c[0], c[len(c)/2], c[len(c)-1], c[0]/float64(t.Phase.Tracked)*1e6)
 	})
 	row("loadgen CPU, all processes (s)", func(t *TargetResult) string {
 		var c float64
