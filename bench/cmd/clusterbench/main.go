@@ -396,14 +396,19 @@ func runTarget(o *options, b *binaries, target string) *TargetResult {
 	// The sender (one more client) is on the first server.
 	var lgs []*lgProc
 	base := 0
+	share := func(si int) int { return nClients/nServers + b2i(si < nClients%nServers) }
+	procsOf := func(si int) int { return (share(si) + b2i(si == 0) + o.perLoadgen - 1) / o.perLoadgen }
+	total := 0
+	for si := range servers {
+		total += procsOf(si)
+	}
 	for si, s := range servers {
-		share := nClients/nServers + b2i(si < nClients%nServers)
+		share, procs := share(si), procsOf(si)
 		tr.Servers[si].Clients = share
-		procs := (share + b2i(si == 0) + o.perLoadgen - 1) / o.perLoadgen
 		for k := 0; k < procs; k++ {
 			part := share/procs + b2i(k < share%procs)
 			g := len(lgs)
-			src, err := sources(g)
+			src, err := sources(g, total)
 			if err != nil {
 				tr.fail("%v", err)
 				break
@@ -614,17 +619,16 @@ func redisSnap(r *redisProc) RedisSnap {
 	return s
 }
 
-// sources gives loadgen process g its own 16 addresses 127.0.0.(2+16g)…,
-// or 8 when there are more than 15 processes.
-func sources(g int) (string, error) {
+// sources gives loadgen process g of total its own 16 addresses
+// 127.0.0.(2+16g)…, or 8 each when there are more than 15 processes.
+func sources(g, total int) (string, error) {
 	n := 16
+	if 2+total*n-1 > 254 {
+		n = 8
+	}
 	first := 2 + g*n
 	if first+n-1 > 254 {
-		n = 8
-		first = 2 + g*n
-	}
-	if first+n-1 > 254 {
-		return "", fmt.Errorf("loadgen %d: no 127.0.0.x addresses left", g)
+		return "", fmt.Errorf("loadgen %d of %d: no 127.0.0.x addresses left", g, total)
 	}
 	return fmt.Sprintf("127.0.0.%d-127.0.0.%d", first, first+n-1), nil
 }
