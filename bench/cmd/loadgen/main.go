@@ -40,7 +40,7 @@ func main() {
 		idBase     = flag.Int("id-base", 0, "id of this process's first client (rooms and the polling share are assigned by id)")
 		pollShare  = flag.Float64("polling", 0, "share of clients on long-polling (0..1)")
 		rooms      = flag.Int("rooms", 100, "idle and mixed: clients join room-<id % rooms> (0: no join)")
-		sender     = flag.Bool("sender", false, "broadcast: this process also runs the sender (default: when -id-base is 0)")
+		sender     = flag.Bool("sender", false, "broadcast: this process also runs the sender (default: when -id-base is 0); idle: add a sender, for bcast phases under -control")
 		src        = flag.String("src", "127.0.0.2-127.0.0.17", "source addresses: a.b.c.d-a.b.c.e, or a comma list")
 		loops      = flag.Int("loops", 0, "event loops (default GOMAXPROCS)")
 		inflight   = flag.Int("inflight", 256, "ramp: handshakes in flight")
@@ -92,7 +92,7 @@ func main() {
 			}
 			specs = append(specs, s)
 		}
-		if *scenario == "broadcast" && (*sender || *idBase == 0) {
+		if (*scenario == "broadcast" && (*sender || *idBase == 0)) || (*scenario == "idle" && *sender) {
 			specs = append(specs, load.Spec{ID: -1, Sender: true})
 		}
 	case "connect":

@@ -4,6 +4,7 @@
 //	join  (room, ack)     -> socket.Join(room); ack()
 //	echo  (payload, ack)  -> ack(payload), the raw JSON passed through byte for byte
 //	bcast (room, payload) -> io.to(room).emit("bcast", payload), raw JSON passed through
+//	bcastall (payload)    -> io.emit("bcast", payload), to every socket of the cluster
 //
 // at path /socket.io/, namespace "/", pingInterval 25s, pingTimeout 20s,
 // maxHttpBufferSize 1e6, no CORS, no connection state recovery.
@@ -13,6 +14,9 @@
 //	-addr       listen address (env ADDR, default 127.0.0.1:3100)
 //	-loops      event loops, 0 = one per CPU (env LOOPS)
 //	-reuseport  set SO_REUSEPORT so several processes can share the port (env REUSEPORT=1)
+//	-redis      redis://host:port: join a cluster through package redisadapter (env REDIS_URL;
+//	            default none, the in-memory adapter). READY then waits for the adapter's Ready.
+//	-server-id  the adapter's ServerID (env SERVER_ID; default hostname-pid)
 //
 // Protocol with the harness:
 //
@@ -25,6 +29,8 @@
 //     total_alloc cumulative (the difference between two lines gives heap
 //     objects and bytes allocated per message). The harness uses heap_inuse
 //     for heap per connection alongside RSS from /proc/<pid>.
+//     With -redis, a second line follows: "ADAPTER <json>", the adapter's
+//     redisadapter.Stats.
 //
 // Logs go to stderr only.
 package main
@@ -45,6 +51,7 @@ import (
 
 	"sio/engine"
 	"sio/loop"
+	"sio/redisadapter"
 	"sio/socketio"
 )
 
@@ -52,11 +59,26 @@ func main() {
 	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:3100"), "listen address (env ADDR)")
 	loops := flag.Int("loops", envInt("LOOPS", 0), "event loops, 0 = one per CPU (env LOOPS)")
 	reusePort := flag.Bool("reuseport", os.Getenv("REUSEPORT") == "1", "SO_REUSEPORT (env REUSEPORT=1)")
+	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "join a cluster over this Redis (env REDIS_URL)")
+	serverID := flag.String("server-id", os.Getenv("SERVER_ID"), "the Redis adapter's server id (env SERVER_ID)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
+	var cluster *redisadapter.Cluster
+	var adapter func(*socketio.Namespace) socketio.Adapter
+	if *redisURL != "" {
+		var err error
+		cluster, err = redisadapter.New(redisadapter.Options{URL: *redisURL, ServerID: *serverID, Logger: log})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "target-sio:", err)
+			os.Exit(1)
+		}
+		adapter = cluster.Adapter
+	}
+
 	io := socketio.NewServer(socketio.Options{
-		Listen: loop.Options{Addr: *addr, NumLoops: *loops, ReusePort: *reusePort, Logger: log},
+		Adapter: adapter,
+		Listen:  loop.Options{Addr: *addr, NumLoops: *loops, ReusePort: *reusePort, Logger: log},
 		Engine: engine.Config{
 			Path:              "/socket.io/",
 			PingInterval:      25 * time.Second,
@@ -97,6 +119,18 @@ func main() {
 			}
 			io.To(socketio.Room(room)).Emit("bcast", json.RawMessage(e.Raw(1)))
 		})
+		// bcastall: io.emit to every socket (of every node, with -redis).
+		s.On("bcastall", func(e *socketio.Event) {
+			if e.Len() < 1 {
+				return
+			}
+			if _, bin := e.Bytes(0); bin {
+				v, _ := e.Value(0)
+				io.Emit("bcast", v)
+				return
+			}
+			io.Emit("bcast", json.RawMessage(e.Raw(0)))
+		})
 	})
 
 	sigs := make(chan os.Signal, 4)
@@ -104,6 +138,17 @@ func main() {
 
 	done := make(chan error, 1)
 	go func() { done <- io.Serve() }()
+	if cluster != nil {
+		// Subscribed before READY: a broadcast published by another node
+		// after every READY reaches this one.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := cluster.Ready(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "target-sio: redis adapter not ready:", err, cluster.Stats().LastError)
+			os.Exit(1)
+		}
+	}
 	select {
 	case <-io.Ready():
 		fmt.Fprintf(os.Stdout, "READY %s\n", io.Engine().Loop().Addr().String())
@@ -117,6 +162,10 @@ func main() {
 		case sig := <-sigs:
 			if sig == syscall.SIGUSR1 {
 				printMemStats()
+				if cluster != nil {
+					b, _ := json.Marshal(cluster.Stats())
+					fmt.Fprintf(os.Stdout, "ADAPTER %s\n", b)
+				}
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -124,6 +173,9 @@ func main() {
 			cancel()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "target-sio: close:", err)
+			}
+			if cluster != nil {
+				cluster.Close()
 			}
 			select {
 			case <-done:

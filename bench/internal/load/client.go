@@ -53,6 +53,11 @@ type client struct {
 	seq      [nTimerKinds]uint32
 	nextEmit int64
 	sent     int64 // roleSender: broadcasts sent in this phase
+	// A tracked phase: whether c was ready when it began, the broadcasts
+	// it received (bit seq-1), and how many it received again.
+	tracked bool
+	seen    uint64
+	dupes   int64
 }
 
 // handshakeTimeout bounds one connection attempt.
@@ -286,6 +291,11 @@ func (c *client) onSIO(d []byte) {
 		if bytes.HasPrefix(d[1:], []byte(`["bcast",`)) {
 			if t, ok := payloadTime(d); ok {
 				c.l.recordOp(t)
+				if c.tracked {
+					if seq, ok := payloadInt(d, `"n":`); ok {
+						c.l.recordDelivery(c, seq, t)
+					}
+				}
 			}
 		}
 	case '3':
@@ -384,10 +394,27 @@ func (c *client) emitEcho() {
 
 func (c *client) emitBcast() {
 	l := c.l
-	pkt := append(l.pkt[:0], `42["bcast","`...)
-	pkt = append(pkt, l.e.cfg.BcastRoom...)
-	pkt = append(pkt, `",`...)
-	pkt = l.e.appendPayload(pkt, l.now)
+	var pkt []byte
+	if l.ph.spec.Event == "bcastall" {
+		pkt = append(l.pkt[:0], `42["bcastall",`...)
+	} else {
+		pkt = append(l.pkt[:0], `42["bcast","`...)
+		pkt = append(pkt, l.e.cfg.BcastRoom...)
+		pkt = append(pkt, `",`...)
+	}
+	if l.ph.spec.Track {
+		// {"t":<ns>,"n":<seq>,"p":"…"}: the sequence number names the
+		// broadcast even where the server re-encodes t (Node rounds it).
+		pkt = append(pkt, `{"t":`...)
+		pkt = strconv.AppendInt(pkt, l.now, 10)
+		pkt = append(pkt, `,"n":`...)
+		pkt = strconv.AppendInt(pkt, c.sent, 10)
+		pkt = append(pkt, `,"p":"`...)
+		pkt = append(pkt, l.e.pad...)
+		pkt = append(pkt, `"}`...)
+	} else {
+		pkt = l.e.appendPayload(pkt, l.now)
+	}
 	pkt = append(pkt, ']')
 	l.pkt = pkt
 	l.ph.sent++
@@ -499,12 +526,15 @@ func (c *client) fail(kind string, err error) {
 }
 
 // payloadTime finds the `"t":<unix ns>` of a latency payload.
-func payloadTime(b []byte) (int64, bool) {
-	i := bytes.Index(b, []byte(`"t":`))
+func payloadTime(b []byte) (int64, bool) { return payloadInt(b, `"t":`) }
+
+// payloadInt finds key (e.g. `"n":`) and the non-negative integer after it.
+func payloadInt(b []byte, key string) (int64, bool) {
+	i := bytes.Index(b, []byte(key))
 	if i < 0 {
 		return 0, false
 	}
-	i += 4
+	i += len(key)
 	var t int64
 	j := i
 	for j < len(b) && b[j] >= '0' && b[j] <= '9' {

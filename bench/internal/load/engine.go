@@ -9,9 +9,11 @@ package load
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -68,7 +70,20 @@ type PhaseSpec struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// Upgrade makes connect clients poll first and then upgrade.
 	Upgrade bool `json:"upgrade,omitempty"`
+	// Start is when the window opens (unix ns), the same instant for every
+	// loadgen process of a run; 0 opens it 20 ms after the phase is read.
+	Start int64 `json:"start,omitempty"`
+	// Event is what the bcast sender emits: "" is `bcast` to the room,
+	// "bcastall" is `bcastall` (io.emit to every socket, on every node).
+	Event string `json:"event,omitempty"`
+	// Track numbers the broadcasts (`"n":<seq>` in the payload, 1-based) and
+	// counts deliveries per broadcast and per client: which client missed
+	// which broadcast, which got one twice (at most MaxTracked broadcasts).
+	Track bool `json:"track,omitempty"`
 }
+
+// MaxTracked is the most broadcasts a tracked phase follows per client.
+const MaxTracked = 64
 
 // Engine owns the loops.
 type Engine struct {
@@ -231,8 +246,14 @@ func (e *Engine) Phase(ps PhaseSpec, tick func(Progress, time.Duration)) (result
 	if kind == kindBcast && ps.Rate <= 0 {
 		return results.Phase{}, fmt.Errorf("bcast phase needs a rate")
 	}
+	if ps.Track && (kind != kindBcast || float64(ps.Duration.Nanoseconds())*ps.Rate/1e9 > MaxTracked) {
+		return results.Phase{}, fmt.Errorf("a tracked phase is a bcast phase of at most %d broadcasts", MaxTracked)
+	}
 	cpu0 := SelfCPU()
 	start := time.Now().Add(20 * time.Millisecond).UnixNano()
+	if ps.Start > 0 {
+		start = ps.Start
+	}
 	end := start + ps.Duration.Nanoseconds()
 	for _, l := range e.loops {
 		l.post(func() { l.beginPhase(ps, kind, start, end) })
@@ -253,6 +274,10 @@ func (e *Engine) Phase(ps PhaseSpec, tick func(Progress, time.Duration)) (result
 	}
 	out := results.Phase{Name: ps.Name, Kind: ps.Kind, Rate: ps.Rate, Seconds: ps.Duration.Seconds(),
 		Latency: hist.New(), Errors: results.Errors{}}
+	var tr *tracking
+	if ps.Track {
+		tr = &tracking{sends: map[int64]*results.Send{}}
+	}
 	for _, l := range e.loops {
 		l.call(func() {
 			p := l.ph
@@ -260,6 +285,9 @@ func (e *Engine) Phase(ps PhaseSpec, tick func(Progress, time.Duration)) (result
 			out.Ops += p.ops
 			out.Latency.Merge(p.lat)
 			out.Errors.Add(p.errs)
+			if tr != nil {
+				tr.collect(l)
+			}
 			for _, c := range l.clients {
 				if c.state == csReady && c.role != roleChurn {
 					out.Live++
@@ -274,14 +302,66 @@ func (e *Engine) Phase(ps PhaseSpec, tick func(Progress, time.Duration)) (result
 			l.endPhase()
 		})
 	}
+	if tr != nil {
+		tr.finish(&out)
+	}
 	out.ClientCPU = SelfCPU() - cpu0
 	return out, nil
+}
+
+// tracking gathers a tracked phase over the loops: per broadcast, and per
+// client the set of broadcasts it received.
+type tracking struct {
+	sends   map[int64]*results.Send
+	clients []*client // tracked clients, every loop
+	union   uint64    // every broadcast any client of this process received
+}
+
+func (tr *tracking) collect(l *loop) {
+	for seq, s := range l.ph.sends {
+		if m, ok := tr.sends[seq]; ok {
+			m.Merge(s)
+		} else {
+			tr.sends[seq] = s
+		}
+		tr.union |= 1 << uint(seq-1)
+	}
+	for _, c := range l.clients {
+		if c.tracked {
+			tr.clients = append(tr.clients, c)
+		}
+	}
+}
+
+// finish fills the phase's tracking figures. It runs after the loops
+// answered; the clients' sets are no longer written (the phase is over).
+func (tr *tracking) finish(out *results.Phase) {
+	out.Got = map[int]int64{}
+	for _, c := range tr.clients {
+		out.Tracked++
+		out.Got[bits.OnesCount64(c.seen)]++
+		out.Dupes += c.dupes
+		if (c.seen != tr.union || c.dupes > 0) && len(out.Missed) < 20 {
+			out.Missed = append(out.Missed, results.Missed{ID: c.id, Seen: c.seen, Dupes: c.dupes})
+		}
+	}
+	for _, s := range tr.sends {
+		out.Sends = append(out.Sends, *s)
+	}
+	slices.SortFunc(out.Sends, func(a, b results.Send) int { return int(a.Seq - b.Seq) })
 }
 
 func (l *loop) beginPhase(ps PhaseSpec, kind phaseKind, start, end int64) {
 	l.now = time.Now().UnixNano()
 	p := &phase{spec: ps, kind: kind, start: start, end: end, lat: hist.New(), errs: results.Errors{}}
 	l.ph = p
+	if ps.Track {
+		p.sends = map[int64]*results.Send{}
+		for _, c := range l.clients {
+			c.tracked = c.state == csReady && c.role != roleChurn
+			c.seen, c.dupes = 0, 0
+		}
+	}
 	switch kind {
 	case kindEcho:
 		// Closed loop: every ready client keeps one echo in flight. The

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"sio/bench/internal/hist"
+	"sio/bench/internal/results"
 )
 
 func TestParseResponse(t *testing.T) {
@@ -114,5 +115,43 @@ func TestRecordOpWindow(t *testing.T) {
 	l.recordOp(200) // at the end: not counted
 	if l.ph.ops != 1 || l.ph.lat.Max() != 100 {
 		t.Fatalf("ops %d max %d", l.ph.ops, l.ph.lat.Max())
+	}
+}
+
+func TestRecordDelivery(t *testing.T) {
+	l := &loop{ph: &phase{start: 100, end: 200, lat: hist.New(), sends: map[int64]*results.Send{}}}
+	a, b := &client{l: l, tracked: true}, &client{l: l, tracked: true}
+	l.now = 130
+	l.recordDelivery(a, 1, 110)
+	l.now = 150
+	l.recordDelivery(b, 1, 110)
+	l.recordDelivery(b, 1, 110) // again: a duplicate, not a second receiver
+	l.recordDelivery(b, 2, 140)
+	l.recordDelivery(b, MaxTracked+1, 140) // out of range: ignored
+	s1, s2 := l.ph.sends[1], l.ph.sends[2]
+	if s1.N != 2 || s1.Dupes != 1 || s1.First != 130 || s1.Last != 150 || s1.Latency.Max() != 40 {
+		t.Fatalf("send 1: %+v", *s1)
+	}
+	if s2.N != 1 || a.seen != 1 || b.seen != 3 || b.dupes != 1 || len(l.ph.sends) != 2 {
+		t.Fatalf("send 2 %+v, a %b, b %b dupes %d", *s2, a.seen, b.seen, b.dupes)
+	}
+	tr := &tracking{sends: map[int64]*results.Send{}}
+	l.clients = []*client{a, b, {l: l}}
+	tr.collect(l)
+	var out results.Phase
+	tr.finish(&out)
+	if out.Tracked != 2 || out.Got[1] != 1 || out.Got[2] != 1 || out.Dupes != 1 || len(out.Sends) != 2 || out.Sends[0].Seq != 1 {
+		t.Fatalf("phase %+v", out)
+	}
+	// a lacks broadcast 2, b got broadcast 1 twice.
+	if len(out.Missed) != 2 || out.Missed[0].Seen != 1 || out.Missed[1].Dupes != 1 {
+		t.Fatalf("missed %+v", out.Missed)
+	}
+}
+
+func TestPayloadSeq(t *testing.T) {
+	d := []byte(`2["bcast",{"t":1795680281518123500,"n":3,"p":"abc"}]`)
+	if n, ok := payloadInt(d, `"n":`); !ok || n != 3 {
+		t.Fatalf("%d %v", n, ok)
 	}
 }

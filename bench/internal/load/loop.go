@@ -80,6 +80,8 @@ type phase struct {
 	churnActive int
 	churnLimit  int
 	churnID     int
+
+	sends map[int64]*results.Send // tracked phase: by broadcast sequence number
 }
 
 func newLoop(e *Engine, idx int) (*loop, error) {
@@ -291,6 +293,32 @@ func (l *loop) recordOp(t int64) {
 	p.ops++
 	p.lat.Record(l.now - t)
 	l.aOps.Add(1)
+}
+
+// recordDelivery counts, in a tracked phase, broadcast seq (sent at t)
+// received by c: per broadcast and in c's set. Whatever the window: a
+// tracked phase counts every numbered broadcast it sees.
+func (l *loop) recordDelivery(c *client, seq, t int64) {
+	p := l.ph
+	if p == nil || p.sends == nil || seq < 1 || seq > MaxTracked {
+		return
+	}
+	s := p.sends[seq]
+	if s == nil {
+		s = &results.Send{Seq: seq, T: t, First: l.now, Latency: hist.New()}
+		p.sends[seq] = s
+	}
+	bit := uint64(1) << uint(seq-1)
+	if c.seen&bit != 0 {
+		c.dupes++
+		s.Dupes++
+		return
+	}
+	c.seen |= bit
+	s.N++
+	s.First = min(s.First, l.now)
+	s.Last = max(s.Last, l.now)
+	s.Latency.Record(l.now - t)
 }
 
 func (l *loop) inWindow() bool {

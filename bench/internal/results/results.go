@@ -3,7 +3,11 @@
 // figures from several loadgen processes merge exactly.
 package results
 
-import "sio/bench/internal/hist"
+import (
+	"slices"
+
+	"sio/bench/internal/hist"
+)
 
 // Errors counts failures by kind (dial, handshake, timeout, closed, ...).
 type Errors map[string]int64
@@ -54,6 +58,58 @@ type Phase struct {
 	ClientCPU   float64 `json:"client_cpu"` // seconds of loadgen CPU in the window
 	Members     int     `json:"members,omitempty"`
 	PollingLive int     `json:"polling_live,omitempty"`
+
+	// A tracked broadcast phase (load.PhaseSpec.Track): Tracked clients
+	// were ready when it began; Got maps a number of distinct broadcasts
+	// received to the clients that received that many; Dupes counts
+	// broadcasts a client received again; Sends is per broadcast; Missed
+	// names (at most 20 per process) clients that lack a broadcast another
+	// client of their process received, or got one twice.
+	Tracked int           `json:"tracked,omitempty"`
+	Got     map[int]int64 `json:"got,omitempty"`
+	Dupes   int64         `json:"dupes,omitempty"`
+	Sends   []Send        `json:"sends,omitempty"`
+	Missed  []Missed      `json:"missed,omitempty"`
+}
+
+// Send is one numbered broadcast of a tracked phase, as its receivers saw it.
+type Send struct {
+	Seq     int64   `json:"seq"`
+	T       int64   `json:"t"`     // the send time in the payload, unix ns
+	N       int64   `json:"n"`     // clients that received it (first copies)
+	Dupes   int64   `json:"dupes"` // further copies
+	First   int64   `json:"first"` // first receipt, unix ns
+	Last    int64   `json:"last"`  // last receipt, unix ns
+	Latency *hist.H `json:"latency"`
+}
+
+// Merge adds o (the same broadcast seen by other clients) to s.
+func (s *Send) Merge(o *Send) {
+	if s.T == 0 {
+		s.T = o.T
+	}
+	if o.N > 0 {
+		if s.N == 0 || o.First < s.First {
+			s.First = o.First
+		}
+		s.Last = max(s.Last, o.Last)
+	}
+	s.N += o.N
+	s.Dupes += o.Dupes
+	if s.Latency == nil {
+		s.Latency = hist.New()
+	}
+	if o.Latency != nil {
+		s.Latency.Merge(o.Latency)
+	}
+}
+
+// Missed is a client of a tracked phase that lacks a broadcast or got one
+// twice: Seen has bit seq-1 set for each broadcast it received.
+type Missed struct {
+	ID    int    `json:"id"`
+	Seen  uint64 `json:"seen"`
+	Dupes int64  `json:"dupes,omitempty"`
 }
 
 // Loadgen is the final JSON object a loadgen process writes.
@@ -87,7 +143,26 @@ func MergePhases(ps []Phase) Phase {
 		out.PollingLive += p.PollingLive
 		out.ClientCPU += p.ClientCPU
 		out.Members += p.Members
+		out.Tracked += p.Tracked
+		out.Dupes += p.Dupes
+		out.Missed = append(out.Missed, p.Missed...)
+		for k, v := range p.Got {
+			if out.Got == nil {
+				out.Got = map[int]int64{}
+			}
+			out.Got[k] += v
+		}
+		for j := range p.Sends {
+			s := &p.Sends[j]
+			k := slices.IndexFunc(out.Sends, func(m Send) bool { return m.Seq == s.Seq })
+			if k < 0 {
+				out.Sends = append(out.Sends, Send{Seq: s.Seq, Latency: hist.New()})
+				k = len(out.Sends) - 1
+			}
+			out.Sends[k].Merge(s)
+		}
 	}
+	slices.SortFunc(out.Sends, func(a, b Send) int { return int(a.Seq - b.Seq) })
 	return out
 }
 

@@ -1,7 +1,14 @@
 // Benchmark target: the reference Node socket.io server (version pinned in
 // package-lock.json) serving the app of bench/PROTOCOL.md.
 //
-//   node --expose-gc server.js [-addr 127.0.0.1:3100] [-reuseport]
+//   node --expose-gc server.js [-addr 127.0.0.1:3100] [-reuseport] [-redis redis://host:port] [-server-id ID]
+//
+// -redis (env REDIS_URL) joins a cluster with @socket.io/redis-adapter (classic
+// format) over two node-redis clients (pub and sub), both versions pinned in
+// package-lock.json; READY then waits until both clients are connected and the
+// adapter's subscriptions are acknowledged. Without it the in-memory adapter
+// is used and neither package is loaded. -server-id (env SERVER_ID) only names
+// the process in its log lines.
 //
 // -addr (env ADDR) is host:port. -loops is accepted and ignored (Node has one
 // event loop). -reuseport passes reusePort to listen(), which Node supports
@@ -19,7 +26,12 @@ const http = require("node:http");
 const { Server } = require("socket.io");
 
 function parseArgs(argv) {
-  const out = { addr: process.env.ADDR || "127.0.0.1:3100", reusePort: process.env.REUSEPORT === "1" };
+  const out = {
+    addr: process.env.ADDR || "127.0.0.1:3100",
+    reusePort: process.env.REUSEPORT === "1",
+    redis: process.env.REDIS_URL || "",
+    serverId: process.env.SERVER_ID || "",
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i].replace(/^--?/, "");
     const [k, inline] = a.split("=", 2);
@@ -28,6 +40,8 @@ function parseArgs(argv) {
       case "addr": out.addr = val(); break;
       case "loops": val(); break;
       case "reuseport": out.reusePort = inline === undefined ? true : inline !== "false"; break;
+      case "redis": out.redis = val(); break;
+      case "server-id": out.serverId = val(); break;
       default:
         console.error(`unknown flag ${argv[i]}`);
         process.exit(2);
@@ -67,7 +81,30 @@ io.on("connection", (socket) => {
   socket.on("bcast", (room, payload) => {
     io.to(room).emit("bcast", payload);
   });
+  // io.emit to every socket (of every node, with -redis).
+  socket.on("bcastall", (payload) => {
+    io.emit("bcast", payload);
+  });
 });
+
+// joinCluster connects the Redis adapter; resolves once its subscriptions
+// are in place, so a broadcast published after READY reaches this node.
+async function joinCluster(url) {
+  const { createClient } = require("redis");
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const tag = `target-node${opts.serverId ? " " + opts.serverId : ""}`;
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const [name, c] of [["pub", pub], ["sub", sub]]) {
+    c.on("error", (err) => console.error(`${tag}: redis ${name}: ${err.message}`));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+  // The adapter subscribes without waiting; a PING on the subscriber
+  // connection is answered after the (P)SUBSCRIBEs sent before it.
+  await sub.ping();
+  return { pub, sub };
+}
 
 if (opts.reusePort) {
   const [maj, min] = process.versions.node.split(".").map(Number);
@@ -76,10 +113,18 @@ if (opts.reusePort) {
   }
 }
 
-httpServer.listen({ host, port, reusePort: opts.reusePort }, () => {
-  const a = httpServer.address();
-  const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-  process.stdout.write(`READY ${h}:${a.port}\n`);
+let redisClients = null;
+const clusterReady = opts.redis ? joinCluster(opts.redis) : Promise.resolve(null);
+clusterReady.then((clients) => {
+  redisClients = clients;
+  httpServer.listen({ host, port, reusePort: opts.reusePort }, () => {
+    const a = httpServer.address();
+    const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    process.stdout.write(`READY ${h}:${a.port}\n`);
+  });
+}, (err) => {
+  console.error(`target-node: redis adapter: ${err.message}`);
+  process.exit(1);
 });
 
 process.on("SIGUSR1", () => {
@@ -96,7 +141,10 @@ function shutdown() {
   if (closing) process.exit(0); // a second signal: do not wait
   closing = true;
   // io.close() disconnects every client and closes the HTTP server.
-  io.close(() => process.exit(0));
+  io.close(() => {
+    if (!redisClients) process.exit(0);
+    Promise.allSettled([redisClients.pub.quit(), redisClients.sub.quit()]).then(() => process.exit(0));
+  });
   setTimeout(() => process.exit(0), 5000); // whatever io.close still waits for
 }
 process.on("SIGTERM", shutdown);
