@@ -24,6 +24,7 @@ type goNode struct {
 }
 
 type nodeConfig struct {
+	cluster bool // a 3-master Redis Cluster instead of one redis-server
 	sharded bool
 	mode    string
 	tune    func(*redisadapter.Options)
@@ -116,14 +117,21 @@ var modes = []struct {
 	{"classic", nodeConfig{}},
 	{"sharded-dynamic", nodeConfig{sharded: true, mode: redisadapter.Dynamic}},
 	{"sharded-static", nodeConfig{sharded: true, mode: redisadapter.Static}},
+	{"redis-cluster-classic", nodeConfig{cluster: true}},
+	{"redis-cluster-sharded", nodeConfig{cluster: true, sharded: true, mode: redisadapter.Dynamic}},
 }
 
 func TestTwoNodesEveryOperation(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			r := testutil.StartRedis(t)
-			na := startGoNode(t, "A", r.URL(), m.cfg)
-			nb := startGoNode(t, "B", r.URL(), m.cfg)
+			var url string
+			if m.cfg.cluster {
+				url = testutil.StartRedisCluster(t, 3).URL()
+			} else {
+				url = testutil.StartRedis(t).URL()
+			}
+			na := startGoNode(t, "A", url, m.cfg)
+			nb := startGoNode(t, "B", url, m.cfg)
 			nc := testutil.StartNodeClients(t)
 			connect(t, nc, "a1", na)
 			bsid := connect(t, nc, "b1", nb, "red")
