@@ -45,10 +45,18 @@ func startGateway(t *testing.T, mutate func(*Config)) *testGateway {
 func startCluster(t *testing.T, n int, mutate func(*Config)) *testGateway {
 	t.Helper()
 	rd := testutil.StartRedis(t)
-	tg := &testGateway{t: t, redis: rd}
+	tg := startClusterOn(t, n, rd.URL(), mutate)
+	tg.redis = rd
+	return tg
+}
+
+// startClusterOn is startCluster on a given Redis (a Redis Cluster's URL).
+func startClusterOn(t *testing.T, n int, redisURL string, mutate func(*Config)) *testGateway {
+	t.Helper()
+	tg := &testGateway{t: t}
 	for i := range n {
 		g := startNode(t, func(c *Config) {
-			c.RedisURL = rd.URL()
+			c.RedisURL = redisURL
 			c.ServerID = fmt.Sprint("node-", string(rune('a'+i)))
 			if mutate != nil {
 				mutate(c)
@@ -85,10 +93,14 @@ var fastRedis = RedisTuning{
 }
 
 // topologies runs a test on one node, and on two nodes joined by Redis
-// with its clients spread over them.
+// (one redis-server, and a 3-master Redis Cluster) with its clients spread
+// over them.
 func topologies(t *testing.T, mutate func(*Config), body func(t *testing.T, tg *testGateway)) {
 	t.Run("one node", func(t *testing.T) { body(t, startGateway(t, mutate)) })
 	t.Run("two nodes", func(t *testing.T) { body(t, startCluster(t, 2, mutate)) })
+	t.Run("two nodes on a Redis Cluster", func(t *testing.T) {
+		body(t, startClusterOn(t, 2, testutil.StartRedisCluster(t, 3).URL(), mutate))
+	})
 }
 
 // nodeURL is the node client id connects to: fixed by the id, so that a

@@ -457,8 +457,14 @@ func (c *Cluster) serve(s *session, attempt *int, everConnected *bool) bool {
 				c.observePeers(s.ctx)
 			}
 			if !canarySent.IsZero() {
+				// One round late can be a backlog (a Redis waking from a
+				// freeze, a busy machine); two rounds is a dead
+				// subscription. A false alarm would cost what is in flight.
+				if time.Since(canarySent) < 2*c.opts.CanaryInterval-c.opts.CanaryInterval/4 {
+					continue
+				}
 				c.canaryMisses.Add(1)
-				s.fail(fmt.Errorf("canary not received within %v: subscription presumed dead", c.opts.CanaryInterval))
+				s.fail(fmt.Errorf("canary not received within %v: subscription presumed dead", time.Since(canarySent).Round(time.Millisecond)))
 				continue
 			}
 			canarySent = time.Now()
