@@ -71,7 +71,8 @@ type Options struct {
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	// CanaryInterval is how often a node publishes to itself to detect a
-
+	// subscription that is silently dead (5 s); one that is not back within
+	// two intervals forces a resubscription.
 	CanaryInterval time.Duration
 
 	// Logger receives state changes (default slog.Default()).
