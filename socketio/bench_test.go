@@ -205,3 +205,24 @@ func BenchmarkAdapterBroadcast(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdapterJoinLeave measures a socket joining a room and leaving it
+// again in the in-memory adapter (the room made and dropped each time, the
+// case the room hook of cluster adapters reports), with 1,000 other sockets
+// in other rooms.
+func BenchmarkAdapterJoinLeave(b *testing.B) {
+	n := &Namespace{srv: &Server{}, name: "/", sockets: make(map[SocketID]*Socket)}
+	a := NewMemoryAdapter(n)
+	n.adapter = a
+	for i := range 1001 {
+		s := &Socket{id: SocketID("s" + strconv.Itoa(i)), nsp: n, client: &client{sess: &engine.Session{}}}
+		n.add(s)
+		a.AddAll(s.id, []Room{Room(s.id), Room("r" + strconv.Itoa(i%10))})
+	}
+	rooms := []Room{"fresh"}
+	b.ReportAllocs()
+	for b.Loop() {
+		a.AddAll("s0", rooms)
+		a.Del("s0", "fresh")
+	}
+}

@@ -92,12 +92,16 @@ func (a *MemoryAdapter) Close() error { return nil }
 
 // AddAll implements Adapter.
 func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
-	var changed []Room
-	a.mu.Lock()
-	defer func() {
-		a.mu.Unlock()
+	if changed := a.addAll(id, rooms); changed != nil {
 		a.notify(changed)
-	}()
+	}
+}
+
+// addAll is AddAll under the lock; it returns the rooms it made (only
+// with a room hook).
+func (a *MemoryAdapter) addAll(id SocketID, rooms []Room) (changed []Room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
 		// Checked under the adapter lock: a socket that disconnects leaves
@@ -130,6 +134,7 @@ func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
 		}
 		m.rooms = append(m.rooms, membership{room: r, set: set, idx: set.add(m.s)})
 	}
+	return changed
 }
 
 // selfView is the view of the socket's own room (no allocation: the
@@ -147,28 +152,30 @@ func (m *member) in(r Room) bool {
 
 // Del implements Adapter.
 func (a *MemoryAdapter) Del(id SocketID, room Room) {
-	var changed []Room
+	if a.del(id, room) && a.roomHook != nil {
+		a.notify([]Room{room})
+	}
+}
+
+// del is Del under the lock; it reports whether the room is gone.
+func (a *MemoryAdapter) del(id SocketID, room Room) bool {
 	a.mu.Lock()
-	defer func() {
-		a.mu.Unlock()
-		a.notify(changed)
-	}()
+	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
-		return
+		return false
 	}
 	for i, x := range m.rooms {
 		if x.room == room {
-			if a.leave(x) && a.roomHook != nil {
-				changed = append(changed, room)
-			}
+			gone := a.leave(x)
 			m.rooms = slices.Delete(m.rooms, i, i+1)
 			if len(m.rooms) == 0 {
 				m.rooms = nil
 			}
-			return
+			return gone
 		}
 	}
+	return false
 }
 
 // leave takes a socket out of one room's set, reporting whether the room
@@ -193,15 +200,19 @@ func (a *MemoryAdapter) leave(x membership) bool {
 
 // DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id SocketID) {
-	var changed []Room
-	a.mu.Lock()
-	defer func() {
-		a.mu.Unlock()
+	if changed := a.delAll(id); changed != nil {
 		a.notify(changed)
-	}()
+	}
+}
+
+// delAll is DelAll under the lock; it returns the rooms that are gone
+// (only with a room hook).
+func (a *MemoryAdapter) delAll(id SocketID) (changed []Room) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
-		return
+		return nil
 	}
 	for _, x := range m.rooms {
 		if a.leave(x) && a.roomHook != nil {
@@ -215,6 +226,7 @@ func (a *MemoryAdapter) DelAll(id SocketID) {
 		a.sids[moved.id].allIdx = m.allIdx
 	}
 	delete(a.sids, id)
+	return changed
 }
 
 // SocketRooms implements Adapter.
