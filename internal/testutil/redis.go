@@ -1,9 +1,6 @@
 package testutil
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"os/exec"
@@ -14,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sio/internal/rediscmd"
 )
 
 // Redis is a real redis-server the test started on a free 127.0.0.1 port,
@@ -145,74 +144,7 @@ func (r *Redis) Do(args ...string) (string, error) {
 }
 
 // RedisDo is Do against any address.
-func RedisDo(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	return readRESP(bufio.NewReader(c))
-}
-
-func readRESP(br *bufio.Reader) (string, error) {
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty RESP line")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", errors.New(line[1:])
-	case '$':
-		n, _ := strconv.Atoi(line[1:])
-		if n < 0 {
-			return "", nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := ioReadFull(br, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, _ := strconv.Atoi(line[1:])
-		parts := make([]string, 0, max(n, 0))
-		for range n {
-			s, err := readRESP(br)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, "\n"), nil
-	}
-	return "", fmt.Errorf("unexpected RESP %q", line)
-}
-
-func ioReadFull(br *bufio.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := br.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
+func RedisDo(addr string, args ...string) (string, error) { return rediscmd.Do(addr, args...) }
 
 // RedisCluster is a Redis Cluster of masters only (no replicas), started by
 // the test: its nodes are Redis values, each of which may be killed.

@@ -18,6 +18,7 @@ import (
 	"sio/bench/internal/load"
 	"sio/bench/internal/proc"
 	"sio/bench/internal/results"
+	"sio/internal/rediscmd"
 )
 
 // --- redis-server ------------------------------------------------------------
@@ -120,63 +121,8 @@ func (r *redisProc) info(section string) map[string]string {
 }
 
 // redisDo runs one command on a new connection and returns the reply as
-// text: a string or integer as is, an array as its elements joined by "\n".
-func redisDo(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return "", err
-	}
-	return readRESP(bufio.NewReader(c))
-}
-
-func readRESP(br *bufio.Reader) (string, error) {
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty RESP line")
-	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", errors.New(line[1:])
-	case '$':
-		n, _ := strconv.Atoi(line[1:])
-		if n < 0 {
-			return "", nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, _ := strconv.Atoi(line[1:])
-		parts := make([]string, 0, max(n, 0))
-		for range n {
-			s, err := readRESP(br)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, "\n"), nil
-	}
-	return "", fmt.Errorf("unexpected RESP %q", line)
-}
+// text (rediscmd.Do).
+func redisDo(addr string, args ...string) (string, error) { return rediscmd.Do(addr, args...) }
 
 // --- servers -------------------------------------------------------------------
 
