@@ -212,30 +212,24 @@ func clusterApp(io *socketio.Server, sock *socketio.Socket) {
 		}()
 		return nil
 	})
-	on("remoteJoin", func(e *socketio.Event, a *socketio.Args) error {
-		room, err := a.String(0)
-		if err != nil {
-			return err
-		}
-		newRoom, err := a.String(1)
-		if err != nil {
-			return err
-		}
-		io.In(socketio.Room(room)).SocketsJoin(socketio.Room(newRoom))
-		return e.Ack()
-	})
-	on("remoteLeave", func(e *socketio.Event, a *socketio.Args) error {
-		room, err := a.String(0)
-		if err != nil {
-			return err
-		}
-		oldRoom, err := a.String(1)
-		if err != nil {
-			return err
-		}
-		io.In(socketio.Room(room)).SocketsLeave(socketio.Room(oldRoom))
-		return e.Ack()
-	})
+	// remoteJoin (room, newRoom, ack) and remoteLeave (room, oldRoom, ack).
+	for name, op := range map[string]func(*socketio.BroadcastOperator, socketio.Room){
+		"remoteJoin":  func(b *socketio.BroadcastOperator, r socketio.Room) { b.SocketsJoin(r) },
+		"remoteLeave": func(b *socketio.BroadcastOperator, r socketio.Room) { b.SocketsLeave(r) },
+	} {
+		on(name, func(e *socketio.Event, a *socketio.Args) error {
+			room, err := a.String(0)
+			if err != nil {
+				return err
+			}
+			other, err := a.String(1)
+			if err != nil {
+				return err
+			}
+			op(io.In(socketio.Room(room)), socketio.Room(other))
+			return e.Ack()
+		})
+	}
 	on("remoteDisconnect", func(e *socketio.Event, a *socketio.Args) error {
 		room, err := a.String(0)
 		if err != nil {
