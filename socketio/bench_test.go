@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"sio/codec"
 	"sio/engine"
 	"sio/loop"
 )
@@ -224,5 +225,33 @@ func BenchmarkAdapterJoinLeave(b *testing.B) {
 	for b.Loop() {
 		a.AddAll("s0", rooms)
 		a.Del("s0", "fresh")
+	}
+}
+
+// BenchmarkDispatchEvent measures an incoming EVENT from its decoded packet
+// to its handler: the arguments split, the name taken, the handlers of a
+// socket with a few events looked up and called (Socket.onEvent, on the
+// loop). The handler reads its string argument.
+func BenchmarkDispatchEvent(b *testing.B) {
+	srv := NewServer(Options{})
+	s := &Socket{id: "s1", nsp: newNamespace(srv, "/"), client: &client{srv: srv}}
+	s.connected.Store(true)
+	var got int
+	for _, ev := range []string{"typing", "presence", "read", "message"} {
+		s.On(ev, func(e *Event) {
+			v, _ := e.String(0)
+			got += len(v)
+		})
+	}
+	p, err := codec.DecodeSIO([]byte(`2["message","hello world"]`), 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.onEvent(&p, nil)
+	}
+	if got == 0 {
+		b.Fatal("the handler never ran")
 	}
 }

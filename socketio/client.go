@@ -274,11 +274,15 @@ func (c *client) runConnectMiddlewares(s *Socket, mws []Middleware, i int, misse
 func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 	name := s.nsp.name
 	if c.closed || c.socket([]byte(name)) != s {
+		s.closing.Store(true)
+		s.endContext("transport close")
 		s.releaseNamespace()
 		return
 	}
 	if err != nil {
 		c.remove(s)
+		s.closing.Store(true)
+		s.endContext("connection refused")
 		s.releaseNamespace()
 		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
 		return

@@ -128,6 +128,7 @@ type Server struct {
 
 	panics      atomic.Int64
 	rateLimited atomic.Int64
+	invalidArgs atomic.Int64
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace // static namespaces, and dynamic ones a CONNECT succeeded to
@@ -347,12 +348,13 @@ func (s *Server) guard(fn func()) {
 type Stats struct {
 	HandlerPanics int64 // application code panics (each closed one client)
 	RateLimited   int64 // events refused by EventLimits
+	InvalidArgs   int64 // events whose argument a typed handler (On, Once) could not decode
 	Engine        engine.Stats
 }
 
 // Stats returns the counters. Safe from any goroutine.
 func (s *Server) Stats() Stats {
-	return Stats{HandlerPanics: s.panics.Load(), RateLimited: s.rateLimited.Load(), Engine: s.eng.Stats()}
+	return Stats{HandlerPanics: s.panics.Load(), RateLimited: s.rateLimited.Load(), InvalidArgs: s.invalidArgs.Load(), Engine: s.eng.Stats()}
 }
 
 // Sockets is the main namespace "/".

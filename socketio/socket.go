@@ -172,6 +172,7 @@ type Socket struct {
 type handlerEntry struct {
 	name string
 	h    EventHandler
+	once bool // removed when it first runs (Once)
 }
 
 // socketExtras holds what most sockets never use.
@@ -185,6 +186,8 @@ type socketExtras struct {
 	rooms           []Room          // rooms to join on connect (restored, or joined by a middleware)
 	limits          []limits.Bucket // per-event rate limit state (used on the loop only)
 	violations      int             // consecutive rate limit refusals (loop only)
+	ctx             context.Context // Context(), made on first use
+	cancel          context.CancelCauseFunc
 }
 
 // extras returns the socket's extras, allocating them. mu must be held.
@@ -232,8 +235,16 @@ func (s *Socket) SetData(v any) {
 	s.mu.Unlock()
 }
 
-// On registers a handler for an event. Reserved names are refused.
-func (s *Socket) On(event string, h EventHandler) {
+// On registers a handler for an event. Reserved names are refused. Handlers
+// of one event run in the order they were registered. See the generic On
+// for a handler that receives its argument decoded into a Go type.
+func (s *Socket) On(event string, h EventHandler) { s.on(event, h, false) }
+
+// Once registers a handler that runs for the next occurrence of the event
+// only (Node's socket.once), then is removed.
+func (s *Socket) Once(event string, h EventHandler) { s.on(event, h, true) }
+
+func (s *Socket) on(event string, h EventHandler, once bool) {
 	if isReserved(event) || event == errorEvent {
 		panic("socketio: On(" + event + "): use OnDisconnect / OnDisconnecting / OnError")
 	}
@@ -241,11 +252,13 @@ func (s *Socket) On(event string, h EventHandler) {
 	if s.handlers == nil {
 		s.handlers = make([]handlerEntry, 0, 4) // one allocation for the usual handful
 	}
-	s.handlers = append(s.handlers, handlerEntry{name: event, h: h})
+	s.handlers = append(s.handlers, handlerEntry{name: event, h: h, once: once})
 	s.mu.Unlock()
 }
 
-// Off removes every handler of an event.
+// Off removes every handler of an event, Once handlers included (Node's
+// socket.removeAllListeners(event): Go functions cannot be compared, so
+// there is no removal of one handler among several).
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
 	kept := s.handlers[:0]
@@ -266,6 +279,15 @@ func (s *Socket) OnAny(h EventHandler) {
 	s.mu.Lock()
 	x := s.extras()
 	x.anyHandlers = append(x.anyHandlers, h)
+	s.mu.Unlock()
+}
+
+// OffAny removes every OnAny handler (Node's socket.offAny()).
+func (s *Socket) OffAny() {
+	s.mu.Lock()
+	if s.x != nil {
+		s.x.anyHandlers = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -841,10 +863,15 @@ func (s *Socket) dispatch(e *Event) {
 	if s.x != nil {
 		anyHs = s.x.anyHandlers
 	}
+	once := false
 	for _, he := range s.handlers {
 		if he.name == e.name {
 			matched = append(matched, he.h)
+			once = once || he.once
 		}
+	}
+	if once {
+		s.dropOnce(e.name)
 	}
 	s.mu.Unlock()
 	for _, h := range anyHs {
@@ -853,6 +880,21 @@ func (s *Socket) dispatch(e *Event) {
 	for _, h := range matched {
 		h(e)
 	}
+}
+
+// dropOnce removes the Once handlers of an event that is being dispatched.
+// mu must be held.
+func (s *Socket) dropOnce(name string) {
+	kept := s.handlers[:0]
+	for _, he := range s.handlers {
+		if !he.once || he.name != name {
+			kept = append(kept, he)
+		}
+	}
+	for i := len(kept); i < len(s.handlers); i++ {
+		s.handlers[i] = handlerEntry{}
+	}
+	s.handlers = kept
 }
 
 // onAck resolves a server→client acknowledgement (on the loop).
@@ -888,6 +930,7 @@ func (s *Socket) onClose(reason string) {
 		h(reason) // still connected and in its rooms, as in Node
 	}
 	s.connected.Store(false)
+	s.endContext(reason)
 	if s.nsp.srv.opts.Recovery != nil && recoverable[reason] {
 		s.nsp.adapter.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.roomsSnapshot(), Data: s.Data()})
 	}
