@@ -171,6 +171,142 @@ func ExampleNamespace_Use() {
 	// 42/admin,["welcome","admin"]
 }
 
+// Typed handlers: the first argument is decoded once into a Go type and the
+// ack takes a Go value. An argument that does not fit never reaches the
+// handler; the client's ack gets {"error":"invalid",…} instead.
+func ExampleOn() {
+	type Message struct {
+		Room string `json:"room"`
+		Text string `json:"text"`
+	}
+	type Receipt struct {
+		ID   int    `json:"id"`
+		Room string `json:"room"`
+	}
+	srv := socketio.NewServer(socketio.Options{Listen: loop.Options{Addr: "127.0.0.1:0", NumLoops: 1}})
+	next := 0
+	srv.OnConnection(func(s *socketio.Socket) {
+		socketio.On(s, "send", func(s *socketio.Socket, m Message, ack func(Receipt)) {
+			next++ // handlers of one socket run in order, on its loop
+			ack(Receipt{ID: next, Room: m.Room})
+		})
+	})
+	addr, stop := serveExample(srv)
+	defer stop()
+
+	c := dialExample(addr)
+	defer c.conn.Close()
+	c.send("40")
+	c.read()
+	c.send(`421["send",{"room":"lobby","text":"hi"}]`)
+	fmt.Println(c.read())
+	c.send(`422["send","hi"]`)
+	fmt.Println(c.read())
+	fmt.Println("invalid arguments:", srv.Stats().InvalidArgs)
+
+	// Output:
+	// 431[{"id":1,"room":"lobby"}]
+	// 432[{"error":"invalid","message":"argument does not match the expected type"}]
+	// invalid arguments: 1
+}
+
+// Once handles the next occurrence of an event only; Off removes every
+// handler of an event; OffAny removes the catch-all handlers.
+func ExampleSocket_Once() {
+	srv := socketio.NewServer(socketio.Options{Listen: loop.Options{Addr: "127.0.0.1:0", NumLoops: 1}})
+	srv.OnConnection(func(s *socketio.Socket) {
+		socketio.Once(s, "hello", func(s *socketio.Socket, name string, ack func(string)) {
+			ack("welcome, " + name)
+		})
+		s.OnAny(func(e *socketio.Event) { _ = e.Socket().Emit("seen", e.Name()) })
+		s.On("quiet", func(e *socketio.Event) {
+			e.Socket().OffAny()
+			e.Socket().Off("quiet")
+			_ = e.Ack("ok")
+		})
+	})
+	addr, stop := serveExample(srv)
+	defer stop()
+
+	c := dialExample(addr)
+	defer c.conn.Close()
+	c.send("40")
+	c.read()
+	c.send(`421["hello","ann"]`)
+	fmt.Println(c.read()) // the catch-all runs first
+	fmt.Println(c.read())
+	c.send(`422["hello","bob"]`) // no handler any more: no ack
+	fmt.Println(c.read())
+	c.send(`423["quiet"]`)
+	fmt.Println(c.read())
+	fmt.Println(c.read())
+	c.send(`424["quiet"]`) // neither the catch-all nor "quiet" is left
+	c.send(`425["hello","cy"]`)
+	_ = srv.Emit("done")
+	fmt.Println(c.read())
+
+	// Output:
+	// 42["seen","hello"]
+	// 431["welcome, ann"]
+	// 42["seen","hello"]
+	// 42["seen","quiet"]
+	// 433["ok"]
+	// 42["done"]
+}
+
+// Socket.Context is cancelled when the client goes: blocking work started
+// from a handler (off the event loop) runs under it and stops with its
+// client, learning why from context.Cause.
+func ExampleSocket_Context() {
+	srv := socketio.NewServer(socketio.Options{Listen: loop.Options{Addr: "127.0.0.1:0", NumLoops: 1}})
+	stopped := make(chan error, 1)
+	srv.OnConnection(func(s *socketio.Socket) {
+		s.On("export", func(e *socketio.Event) {
+			ctx := e.Socket().Context()
+			_ = e.Ack("started")
+			go func() { // a long export, streamed in chunks
+				for {
+					select {
+					case <-ctx.Done():
+						stopped <- context.Cause(ctx)
+						return
+					case <-time.After(10 * time.Millisecond):
+						// … the next chunk
+					}
+				}
+			}()
+		})
+	})
+	addr, stop := serveExample(srv)
+	defer stop()
+
+	c := dialExample(addr)
+	defer c.conn.Close()
+	c.send("40")
+	c.read()
+	c.send(`421["export"]`)
+	fmt.Println(c.read())
+	c.send("41") // the client leaves the namespace
+	fmt.Println(<-stopped)
+
+	// Output:
+	// 431["started"]
+	// socketio: socket disconnected: client namespace disconnect
+}
+
+// serveExample runs srv until stop is called and returns its address.
+func serveExample(srv *socketio.Server) (addr string, stop func()) {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	<-srv.Ready()
+	return srv.Engine().Loop().Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		<-served
+	}
+}
+
 // exampleClient is a tiny Socket.IO client over a WebSocket: it writes text
 // frames and reads the server's, answering the heartbeat.
 type exampleClient struct {

@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 )
 
@@ -76,8 +77,9 @@ func (e *InvalidArgsError) Unwrap() error { return e.Err }
 // An argument that is missing or does not decode into T never reaches fn:
 // it is counted (Stats().InvalidArgs), reported to the socket's OnError
 // handlers as an *InvalidArgsError, and, when the client waits for an ack,
-// answered {"error":"invalid","message":"…"} so that the client's callback
-// is not left hanging.
+// answered {"error":"invalid","message":"missing argument"} (or "argument
+// does not match the expected type") so that the client's callback is not
+// left hanging; OnError gets the decoder's error.
 //
 //	socketio.On(s, "message:send", func(s *socketio.Socket, m SendMessage, ack func(SendResult)) {
 //		ack(SendResult{ID: store(m)})
@@ -108,8 +110,13 @@ func typed[T, R any](event string, fn func(s *Socket, msg T, ack func(R))) Event
 func (s *Socket) invalidArgs(e *Event, err error) {
 	s.nsp.srv.invalidArgs.Add(1)
 	if e.HasAck() {
-		msg, _ := json.Marshal(err.Error())
-		_ = e.Ack(json.RawMessage(`{"error":"invalid","message":` + string(msg) + `}`))
+		// The decoder's own words name Go types: the client is told
+		// what is wrong, not how the server is built.
+		msg := `"argument does not match the expected type"`
+		if errors.Is(err, ErrArgIndex) {
+			msg = `"missing argument"`
+		}
+		_ = e.Ack(json.RawMessage(`{"error":"invalid","message":` + msg + `}`))
 	}
 	var hs []func(error)
 	s.mu.Lock()
