@@ -358,6 +358,16 @@ func TestGracefulShutdownWithClientsConnected(t *testing.T) {
 		defer cancel()
 		done <- tg.Shutdown(ctx)
 	}()
+	// While it drains, the health check tells the load balancer to stop
+	// sending clients here (the in-flight send holds the drain open).
+	testutil.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+		st, body := tg.http("GET", "/health/socket", "")
+		var rep HealthReport
+		if err := json.Unmarshal(body, &rep); err != nil || st != 503 || rep.Status != "draining" {
+			return fmt.Errorf("/health/socket while draining: %d %s, want 503 draining", st, body)
+		}
+		return nil
+	})
 	if a := <-acked; !a.OK {
 		t.Fatalf("in-flight send not acked before shutdown: %+v", a)
 	}

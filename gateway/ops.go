@@ -16,7 +16,7 @@ import (
 
 // HealthReport is the body of /health/socket.
 type HealthReport struct {
-	Status    string            `json:"status"` // ok, degraded or emergency
+	Status    string            `json:"status"` // ok, degraded, emergency or draining
 	Emergency bool              `json:"emergency"`
 	Checks    map[string]string `json:"checks"` // dependency → ok | down | ...
 	CheckedAt string            `json:"checkedAt,omitempty"`
@@ -36,8 +36,8 @@ func (g *Gateway) serveHTTP(c *loop.Conn, r *loop.Request) {
 	case path == "/health/socket" && method == "GET":
 		rep := g.healthNow()
 		status := 200
-		if rep.Emergency {
-			status = 503
+		if rep.Emergency || rep.Status == "draining" {
+			status = 503 // a load balancer sends no new clients here
 		}
 		respondJSON(c, status, rep)
 	case path == "/metrics/socket" && method == "GET":
@@ -161,6 +161,9 @@ func (g *Gateway) healthNow() HealthReport {
 	}
 	if rep.Emergency {
 		rep.Status = "emergency"
+	}
+	if g.draining.Load() {
+		rep.Status = "draining"
 	}
 	return rep
 }
