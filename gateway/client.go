@@ -231,19 +231,40 @@ func (g *Gateway) safely(fn func()) {
 	fn()
 }
 
+// countViolation counts a rate-limited event against the client, which is
+// disconnected after MaxViolations in a row; an allowed one resets the count.
+func (c *client) countViolation(allowed bool, event string) {
+	if allowed {
+		c.violations.Store(0)
+		return
+	}
+	if n := c.violations.Add(1); c.g.cfg.MaxViolations > 0 && int(n) >= c.g.cfg.MaxViolations {
+		c.g.log.Info("disconnecting a client that ignores rate limits", "user", c.claims.UserID, "event", event)
+		c.closeWith("rate limited", true)
+	}
+}
+
 // dispatch handles an event on the loop: the rate limit and the copy of
 // the payload happen here, the work on the worker, and the ack carries the
-// result. Unknown events are answered invalid.
+// result. Unknown events are answered invalid, within the default limit.
 func (c *client) dispatch(e *socketio.Event) {
 	g := c.g
 	name := e.Name()
 	h, known := handlers[name]
 	if !known {
+		// Within the default limit, shared by every unknown name (they
+		// get no metric label of their own: names are the client's).
 		g.metrics.EventsRejected.Add(1)
-		g.metrics.rejected("invalid")
-		if e.HasAck() {
-			_ = e.Ack(map[string]any{"ok": false, "error": errInvalid("unknown event " + name)})
+		aerr := errInvalid("unknown event " + name)
+		ok, wait := g.unknownLimit.Allow(c.uid, g.now())
+		if !ok {
+			aerr = &apiError{Code: "rate_limited", Message: "too many unknown events", RetryAfterMs: max(wait.Milliseconds(), 1)}
 		}
+		g.metrics.rejected(aerr.Code)
+		if e.HasAck() {
+			_ = e.Ack(map[string]any{"ok": false, "error": aerr})
+		}
+		c.countViolation(ok, name)
 		return
 	}
 	limiter := g.eventLimits[name]
@@ -271,15 +292,12 @@ func (c *client) dispatch(e *socketio.Event) {
 			_ = e.Ack(out)
 		}
 	}
-	if ok, wait := limiter.Allow(c.uid, g.now()); !ok {
+	ok, wait := limiter.Allow(c.uid, g.now())
+	c.countViolation(ok, name)
+	if !ok {
 		reply(nil, &apiError{Code: "rate_limited", Message: "too many " + name + " events", RetryAfterMs: max(wait.Milliseconds(), 1)})
-		if n := c.violations.Add(1); g.cfg.MaxViolations > 0 && int(n) >= g.cfg.MaxViolations {
-			g.log.Info("disconnecting a client that ignores rate limits", "user", c.claims.UserID, "event", name)
-			c.closeWith("rate limited", true)
-		}
 		return
 	}
-	c.violations.Store(0)
 	var raw json.RawMessage
 	if e.Len() > 0 {
 		raw = append(json.RawMessage(nil), e.Raw(0)...)

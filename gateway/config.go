@@ -289,7 +289,11 @@ func (r RateLimits) Override(spec string) error {
 		if err != nil || win <= 0 {
 			return fmt.Errorf("%q: window must be a duration such as 10s or 1m", item)
 		}
-		r[strings.TrimSpace(name)] = RateLimit{count, win}
+		name = strings.TrimSpace(name)
+		if _, ok := handlers[name]; !ok && name != "connection" && name != "default" {
+			return fmt.Errorf("%q: no such event (a gateway event, connection or default)", item)
+		}
+		r[name] = RateLimit{count, win}
 	}
 	return nil
 }

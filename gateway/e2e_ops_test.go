@@ -383,3 +383,45 @@ func TestGracefulShutdownWithClientsConnected(t *testing.T) {
 		t.Fatalf("shutdown took %v", d)
 	}
 }
+
+// TestUnknownEventsAreRateLimited: events the gateway does not know are
+// answered invalid, but within the default limit: a client flooding them
+// gets rate_limited and, if it keeps on, is disconnected like any other.
+func TestUnknownEventsAreRateLimited(t *testing.T) {
+	tg := startGateway(t, func(c *Config) {
+		c.RateLimits = DefaultRateLimits()
+		c.RateLimits["default"] = RateLimit{3, time.Minute}
+		c.MaxViolations = 3
+	})
+	tg.connect("a", alice)
+	for i := range 3 {
+		tg.fails("a", fmt.Sprint("no:such:event:", i), map[string]any{}, "invalid")
+	}
+	for range 2 {
+		tg.fails("a", "no:such:event", map[string]any{}, "rate_limited")
+	}
+	// Known events have budgets of their own (and an allowed event
+	// forgives the refusals so far).
+	tg.ok("a", "channel:join", map[string]any{"channelId": "general"})
+	for range 3 {
+		tg.clients().EmitNoAck("a", "no:such:event", map[string]any{})
+	}
+	if reason, err := tg.clients().WaitDisconnect("a", 5*time.Second); err != nil || reason != "io server disconnect" {
+		t.Fatalf("a client flooding unknown events: %q %v", reason, err)
+	}
+}
+
+// TestRateLimitsNamingNoEventAreRefused: a RATE_LIMITS entry for an event
+// the gateway does not have (a typo) would silently limit nothing.
+func TestRateLimitsNamingNoEventAreRefused(t *testing.T) {
+	for _, spec := range []string{"message:sned=5/1m", "messages=5/1m"} {
+		if _, err := LoadConfig([]string{"-rate-limits", spec}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "no such event") {
+			t.Errorf("RATE_LIMITS=%s: %v, want a no-such-event error", spec, err)
+		}
+	}
+	for _, spec := range []string{"connection=5/1m", "default=100/1m", "message:send=5/1m,typing:start=3/10s"} {
+		if _, err := LoadConfig([]string{"-rate-limits", spec}, func(string) string { return "" }); err != nil {
+			t.Errorf("RATE_LIMITS=%s: %v", spec, err)
+		}
+	}
+}

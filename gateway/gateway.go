@@ -64,9 +64,10 @@ type Gateway struct {
 	dedup    DedupStore
 	presence PresenceStore
 
-	eventLimits map[string]*limits.Keyed // per event, keyed by user id
-	connLimit   *limits.Keyed            // per client IP
-	epoch       time.Time
+	eventLimits  map[string]*limits.Keyed // per event, keyed by user id
+	unknownLimit *limits.Keyed            // events of no handler, the default's limit, keyed by user id
+	connLimit    *limits.Keyed            // per client IP
+	epoch        time.Time
 
 	emergency       atomic.Bool
 	heapLimit       atomic.Int64 // bytes; 0: off (MAX_HEAP_MB)
@@ -177,6 +178,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		}
 		g.eventLimits[name] = limits.NewKeyed(limits.PerWindow(rl.N, rl.Window))
 	}
+	g.unknownLimit = limits.NewKeyed(limits.PerWindow(def.N, def.Window))
 	if rl, ok := cfg.RateLimits["connection"]; ok {
 		g.connLimit = limits.NewKeyed(limits.PerWindow(rl.N, rl.Window))
 	}
