@@ -227,6 +227,15 @@ func (v *Verifier) Close() {
 	}
 }
 
+// Refresh fetches the JWKS now (no-op with a static key): the recovery
+// endpoint's way of seeing an issuer that is back at once.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	if v.jwks == nil {
+		return nil
+	}
+	return v.jwks.refresh(ctx)
+}
+
 // Healthy reports whether tokens can be verified: always with a static
 // key; with JWKS, while keys are cached and fetches have not failed for
 // longer than a refresh interval.

@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,5 +206,75 @@ func TestJWKSBreakerOpensAndCachedKeysStillWork(t *testing.T) {
 	tok := signed(t, jwt.SigningMethodRS256, key, goodClaims(), "A")
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("cached key: %v", err)
+	}
+}
+
+// TestJWKSIsRetriedWhileItFails: a JWKS endpoint that is down when the
+// verifier starts (or later) is fetched again every retry interval, not
+// once per refresh interval, so an issuer that comes back is seen soon.
+func TestJWKSIsRetriedWhileItFails(t *testing.T) {
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	js := &jwksServer{}
+	js.set(nil, true)
+	srv := httptest.NewServer(js)
+	defer srv.Close()
+	v := must(NewVerifier(AuthConfig{JWKSURL: srv.URL, JWKSTimeout: time.Second, JWKSRefresh: time.Hour}))
+	v.jwks.retry = 50 * time.Millisecond
+	v.jwks.breaker.Threshold = 1000 // this test is about the schedule, not the breaker
+	v.Start(context.Background())
+	defer v.Close()
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := js.requests.Load(); n < 3 {
+			return fmt.Errorf("%d fetches of a failing JWKS, want retries", n)
+		}
+		return nil
+	})
+	if v.Healthy() {
+		t.Fatal("healthy without keys")
+	}
+	js.set(map[string]*rsa.PrivateKey{"A": key}, false) // the issuer is back
+	testutil.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if !v.Healthy() {
+			return errors.New("the JWKS is back but not fetched")
+		}
+		return nil
+	})
+	n := js.requests.Load()
+	time.Sleep(200 * time.Millisecond)
+	if m := js.requests.Load(); m != n {
+		t.Fatalf("%d fetches after a success, want none before the refresh interval", m-n)
+	}
+}
+
+// TestRecoveryEndpointRefetchesTheJWKS: an issuer that failed long enough
+// to put the node in emergency mode is back; the operator's recovery call
+// fetches the set at once, and the node leaves emergency for good.
+func TestRecoveryEndpointRefetchesTheJWKS(t *testing.T) {
+	key := must(rsa.GenerateKey(rand.Reader, 2048))
+	js := &jwksServer{}
+	js.set(nil, true)
+	srv := httptest.NewServer(js)
+	defer srv.Close()
+	tg := startGateway(t, func(c *Config) {
+		c.JWTSecret, c.JWKSURL = "", srv.URL
+		c.HealthInterval = 50 * time.Millisecond
+	})
+	testutil.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
+		if st, body := tg.http("GET", "/health/socket", ""); st != 503 || !strings.Contains(string(body), `"status":"emergency"`) {
+			return fmt.Errorf("health %d %s", st, body)
+		}
+		return nil
+	})
+	js.set(map[string]*rsa.PrivateKey{"A": key}, false)
+	if st, body := tg.http("POST", "/admin/socket/recovery", "admin-token"); st != 200 {
+		t.Fatalf("recovery: %d %s", st, body)
+	}
+	time.Sleep(200 * time.Millisecond) // several health checks
+	if st, body := tg.http("GET", "/health/socket", ""); st != 200 {
+		t.Fatalf("after recovery with the issuer back: %d %s", st, body)
+	}
+	tok := signed(t, jwt.SigningMethodRS256, key, jwt.MapClaims{"sub": "ann", "exp": time.Now().Add(time.Hour).Unix(), "channels": []string{"*"}}, "A")
+	if _, err := tg.clients().Connect("a", testutil.ClientOptions{URL: tg.url, Auth: map[string]any{"token": tok}}); err != nil {
+		t.Fatalf("connect after recovery: %v", err)
 	}
 }

@@ -409,6 +409,14 @@ func TestUnknownEventsAreRateLimited(t *testing.T) {
 	if reason, err := tg.clients().WaitDisconnect("a", 5*time.Second); err != nil || reason != "io server disconnect" {
 		t.Fatalf("a client flooding unknown events: %q %v", reason, err)
 	}
+	// The periodic cleanup forgets that budget once the user is idle.
+	if n := tg.unknownLimit.Len(); n != 1 {
+		t.Fatalf("%d unknown-event budgets, want alice's", n)
+	}
+	tg.sweepRateLimits(tg.now()+int64(11*time.Minute), 10*time.Minute)
+	if n := tg.unknownLimit.Len(); n != 0 {
+		t.Fatalf("%d unknown-event budgets left after the cleanup's sweep", n)
+	}
 }
 
 // TestRateLimitsNamingNoEventAreRefused: a RATE_LIMITS entry for an event

@@ -28,6 +28,7 @@ type jwks struct {
 	client  *http.Client
 	timeout time.Duration
 	every   time.Duration
+	retry   time.Duration // between fetches while they fail (jwksMinRefetch)
 	breaker *limits.Breaker
 	log     interface{ Warn(string, ...any) }
 
@@ -46,7 +47,7 @@ const jwksMinRefetch = 30 * time.Second
 
 func newJWKS(cfg AuthConfig) *jwks {
 	j := &jwks{url: cfg.JWKSURL, client: cfg.HTTPClient, timeout: cfg.JWKSTimeout, every: cfg.JWKSRefresh,
-		keys: map[string]any{}, log: cfg.Logger}
+		keys: map[string]any{}, log: cfg.Logger, retry: jwksMinRefetch}
 	if j.client == nil {
 		j.client = &http.Client{}
 	}
@@ -64,8 +65,10 @@ func (j *jwks) start(ctx context.Context) {
 	j.stop, j.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(j.done)
-		_ = j.refresh(ctx)
-		t := time.NewTicker(j.every)
+		// Every refresh interval, and every retry interval while fetches
+		// fail: an issuer that comes back is seen within the breaker's
+		// cool-down, not at the next full interval (10 min by default).
+		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
 			select {
@@ -74,7 +77,11 @@ func (j *jwks) start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = j.refresh(ctx)
+				next := j.every
+				if j.refresh(ctx) != nil {
+					next = min(j.every, j.retry)
+				}
+				t.Reset(next)
 			}
 		}
 	}()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"runtime"
@@ -246,7 +247,7 @@ func (g *Gateway) enterEmergency(why string, manual bool) {
 }
 
 // recover is POST /admin/socket/recovery: breakers closed, emergency mode
-// left, a cleanup run.
+// left, the JWKS fetched again, a cleanup run.
 func (g *Gateway) recover() map[string]int {
 	for _, b := range g.breakers() {
 		b.Reset()
@@ -255,6 +256,10 @@ func (g *Gateway) recover() map[string]int {
 	if g.emergency.Swap(false) {
 		g.log.Warn("emergency mode left by an operator")
 	}
+	// A dependency that is back is seen now, not at its next refresh.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = g.auth.Refresh(ctx)
+	cancel()
 	g.checkHealth()
 	return g.cleanup()
 }
@@ -274,6 +279,19 @@ func (g *Gateway) cleaner() {
 	}
 }
 
+// sweepRateLimits forgets the rate-limit state of users and addresses idle
+// for longer than idle, in every limiter; it returns how many it removed.
+func (g *Gateway) sweepRateLimits(now int64, idle time.Duration) int {
+	n := g.unknownLimit.Sweep(now, idle)
+	for _, k := range g.eventLimits {
+		n += k.Sweep(now, idle)
+	}
+	if g.connLimit != nil {
+		n += g.connLimit.Sweep(now, idle)
+	}
+	return n
+}
+
 // cleanup removes stale typing, presence, de-duplication, ban, history and
 // rate-limit entries and counts what it removed.
 func (g *Gateway) cleanup() map[string]int {
@@ -285,15 +303,7 @@ func (g *Gateway) cleanup() map[string]int {
 		"bans":     g.bans.Cleanup(now),
 		"history":  g.messages.Cleanup(now),
 	}
-	idle := 10 * time.Minute
-	n := 0
-	for _, k := range g.eventLimits {
-		n += k.Sweep(g.now(), idle)
-	}
-	if g.connLimit != nil {
-		n += g.connLimit.Sweep(g.now(), idle)
-	}
-	removed["rateLimits"] = n
+	removed["rateLimits"] = g.sweepRateLimits(g.now(), 10*time.Minute)
 	kinds := make([]string, 0, len(removed))
 	for k := range removed {
 		kinds = append(kinds, k)
