@@ -113,6 +113,38 @@ func TestKeyedIsolatesKeysAndSweepsIdleOnes(t *testing.T) {
 	}
 }
 
+// TestKeyedSweepNeverForgetsALimitInForce: a sweep with a short idle time
+// (the gateway sweeps every 10 min) must not reset a key whose window (or
+// bucket refill) is still running: that would let a limited user in early.
+func TestKeyedSweepNeverForgetsALimitInForce(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		limit Limit
+		span  time.Duration // until the state no longer matters
+	}{
+		{"window", PerWindow(2, time.Hour), time.Hour},
+		{"bucket", Limit{Rate: 1.0 / 600, Burst: 2}, 20 * time.Minute}, // one token per 10 min
+	} {
+		k := NewKeyed(c.limit)
+		for range 2 {
+			k.Allow([]byte("u"), sec)
+		}
+		if ok, _ := k.Allow([]byte("u"), sec); ok {
+			t.Fatalf("%s: a third event allowed", c.name)
+		}
+		mid := sec + int64(c.span/2)
+		if n := k.Sweep(mid, time.Minute); n != 0 {
+			t.Fatalf("%s: a sweep halfway through removed %d keys", c.name, n)
+		}
+		if ok, _ := k.Allow([]byte("u"), mid); ok && c.name == "window" {
+			t.Fatalf("%s: allowed again halfway through its window", c.name)
+		}
+		if n := k.Sweep(mid+int64(c.span)+int64(2*time.Minute), time.Minute); n != 1 {
+			t.Fatalf("%s: a sweep after the span removed %d keys, want 1", c.name, n)
+		}
+	}
+}
+
 func TestKeyedConcurrent(t *testing.T) {
 	k := NewKeyed(PerWindow(1000, time.Hour))
 	var wg sync.WaitGroup

@@ -25,6 +25,22 @@ func PerSecond(n float64) Limit { return Limit{Rate: n, Burst: n} }
 // PerWindow is a fixed window of max events per window.
 func PerWindow(max int, window time.Duration) Limit { return Limit{Window: window, Max: max} }
 
+// span is how long a Bucket's state matters after its time stamp: a window
+// has reopened after Window, a token bucket has refilled after Burst/Rate.
+func (l Limit) span() time.Duration {
+	if l.Window > 0 {
+		return l.Window
+	}
+	if l.Rate <= 0 {
+		return 0
+	}
+	burst := l.Burst
+	if burst <= 0 {
+		burst = math.Max(1, l.Rate)
+	}
+	return time.Duration(burst / l.Rate * 1e9)
+}
+
 // Bucket is the state of one Limit for one key: 16 bytes, no pointers, so a
 // connection can hold one per rule inline.
 type Bucket struct {
@@ -143,8 +159,12 @@ func (k *Keyed) Allow(key []byte, now int64) (bool, time.Duration) {
 }
 
 // Sweep drops keys idle for longer than idle, so memory follows the active
-// set. Call it now and then (a timer, not the hot path).
+// set. Call it now and then (a timer, not the hot path). A key is kept at
+// least as long as its state can still refuse an event (the window, or a
+// full refill of the bucket), whatever idle says: forgetting it earlier
+// would let a limited key in early.
 func (k *Keyed) Sweep(now int64, idle time.Duration) (removed int) {
+	idle = max(idle, k.limit.span())
 	for i := range k.shards {
 		sh := &k.shards[i]
 		sh.mu.Lock()
