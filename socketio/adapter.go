@@ -45,6 +45,7 @@ type Packet struct {
 	ID   int64 // ack id for broadcasts with acks, else -1
 
 	prepared atomic.Pointer[Prepared]
+	parsed   atomic.Pointer[Prepared] // encoded with the server's Parser, when it has one
 	ackEnd   *ackEndHook // a broadcast with acks from this node: its collector's end
 }
 
@@ -79,8 +80,8 @@ func (h *ackEndHook) end() {
 	}
 }
 
-// Prepared returns the packet encoded for both transports, encoding it on
-// first use. Safe from any goroutine; the result is shared and immutable.
+// Prepared returns the packet encoded for both transports by the default
+// (JSON) parser, encoding it on first use. Safe from any goroutine; the result is shared and immutable.
 func (p *Packet) Prepared() (*Prepared, error) {
 	if pp := p.prepared.Load(); pp != nil {
 		return pp, nil
