@@ -46,7 +46,7 @@ type Packet struct {
 
 	prepared atomic.Pointer[Prepared]
 	parsed   atomic.Pointer[Prepared] // encoded with the server's Parser, when it has one
-	ackEnd   *ackEndHook // a broadcast with acks from this node: its collector's end
+	ackEnd   *ackEndHook              // a broadcast with acks from this node: its collector's end
 }
 
 // ackEndHook runs functions when a broadcast-with-ack collector ends (all
