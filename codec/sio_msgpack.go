@@ -7,7 +7,7 @@ package codec
 
 // AppendSIOMsgpack appends the msgpack form of a packet given in the JSON
 // parser's form: type t (a BINARY_* type is written as EVENT / ACK), the
-// namespace ("" is "/"), the ack id (-1: none), and data, the JSON payload
+// namespace (written as given: a client that named "" is answered on ""), the ack id (-1: none), and data, the JSON payload
 // (empty: none) whose placeholders index att. The keys are in the order
 // socket.io 4.8 builds its packets: id first in an ACK, else type, data,
 // id, nsp. Invalid JSON in data is an error.
@@ -17,9 +17,6 @@ func AppendSIOMsgpack(dst []byte, t SIOType, nsp string, id int64, data []byte, 
 		t = SIOEvent
 	case SIOBinaryAck:
 		t = SIOAck
-	}
-	if nsp == "" {
-		nsp = "/"
 	}
 	n := 2
 	if len(data) > 0 {
