@@ -257,8 +257,9 @@ func (t *jsonToMP) lit(dst []byte, want string, code byte) ([]byte, error) {
 	return append(dst, code), nil
 }
 
-// container starts an array or object: a one-byte header is reserved (the
-// common case, fewer than 16 members) and widened by finish if need be.
+// finishContainer writes the header of the array or map of n members whose
+// contents follow dst[at]: one byte was reserved there (the common case,
+// fewer than 16 members); a longer header shifts the contents.
 func finishContainer(dst []byte, at, n int, fix byte, c16, c32 byte) []byte {
 	if n < 16 {
 		dst[at] = fix | byte(n)

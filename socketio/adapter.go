@@ -81,7 +81,8 @@ func (h *ackEndHook) end() {
 }
 
 // Prepared returns the packet encoded for both transports by the default
-// (JSON) parser, encoding it on first use. Safe from any goroutine; the result is shared and immutable.
+// (JSON) parser, encoding it on first use. Safe from any goroutine; the
+// result is shared and immutable.
 func (p *Packet) Prepared() (*Prepared, error) {
 	if pp := p.prepared.Load(); pp != nil {
 		return pp, nil
