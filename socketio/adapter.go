@@ -45,7 +45,7 @@ type Packet struct {
 	ID   int64 // ack id for broadcasts with acks, else -1
 
 	prepared atomic.Pointer[Prepared]
-	parsed   atomic.Pointer[Prepared] // encoded with the server's Parser, when it has one
+	parsed   atomic.Pointer[Prepared] // encoded with the server's Parser, when it has one (one Parser per cluster)
 	ackEnd   *ackEndHook              // a broadcast with acks from this node: its collector's end
 }
 
