@@ -1,7 +1,6 @@
 package redisadapter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -424,11 +423,7 @@ func encode(v any, msgpackAlways bool, att ...[][]byte) ([]byte, error) {
 	if !msgpackAlways && len(all) == 0 {
 		return js, nil
 	}
-	var buf bytes.Buffer
-	if err := jsonToMsgpack(newEncoder(&buf), js, all); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeMsgpack(js, all)
 }
 
 func (a *nspAdapter) put(channel string, v any, msgpackAlways bool, att ...[][]byte) {

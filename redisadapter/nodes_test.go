@@ -28,6 +28,7 @@ type nodeConfig struct {
 	sharded bool
 	mode    string
 	tune    func(*redisadapter.Options)
+	parser  socketio.Parser // the clients' packet format (nil: JSON)
 }
 
 // startGoNode starts a server on a free port with the Redis adapter. Every
@@ -45,7 +46,7 @@ func startGoNode(t *testing.T, name, redisURL string, cfg nodeConfig) *goNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := socketio.NewServer(socketio.Options{Adapter: c.Adapter, Logger: lw.Logger(),
+	srv := socketio.NewServer(socketio.Options{Adapter: c.Adapter, Logger: lw.Logger(), Parser: cfg.parser,
 		Listen: loop.Options{Addr: "127.0.0.1:0", NumLoops: 2}})
 	srv.OnConnection(func(s *socketio.Socket) {
 		s.SetData(map[string]any{"node": name})

@@ -45,7 +45,8 @@ type Packet struct {
 	ID   int64 // ack id for broadcasts with acks, else -1
 
 	prepared atomic.Pointer[Prepared]
-	ackEnd   *ackEndHook // a broadcast with acks from this node: its collector's end
+	parsed   atomic.Pointer[Prepared] // encoded with the server's Parser, when it has one (one Parser per cluster)
+	ackEnd   *ackEndHook              // a broadcast with acks from this node: its collector's end
 }
 
 // ackEndHook runs functions when a broadcast-with-ack collector ends (all
@@ -79,8 +80,9 @@ func (h *ackEndHook) end() {
 	}
 }
 
-// Prepared returns the packet encoded for both transports, encoding it on
-// first use. Safe from any goroutine; the result is shared and immutable.
+// Prepared returns the packet encoded for both transports by the default
+// (JSON) parser, encoding it on first use. Safe from any goroutine; the
+// result is shared and immutable.
 func (p *Packet) Prepared() (*Prepared, error) {
 	if pp := p.prepared.Load(); pp != nil {
 		return pp, nil

@@ -124,6 +124,10 @@ func (c *client) onMessage(data []byte, binary bool) {
 	if c.closed {
 		return
 	}
+	if pr := c.srv.opts.Parser; pr != nil {
+		c.onParsedMessage(pr, data, binary)
+		return
+	}
 	if c.bin != nil {
 		if !binary {
 			c.fail() // text while attachments are pending
@@ -154,6 +158,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 	}
 	p, err := codec.DecodeSIO(data, c.srv.opts.MaxAttachments)
 	if err != nil {
+		c.srv.parseErrors.Add(1)
 		c.fail()
 		return
 	}
@@ -217,7 +222,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 	auth := p.Data
 	nsp := c.srv.acquireNamespace(name, auth)
 	if nsp == nil {
-		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, invalidNamespace), nil, false)
+		c.sendControl(codec.SIOConnectError, name, invalidNamespace)
 		return
 	}
 	s := &Socket{nsp: nsp, client: c, auth: emptyAuth}
@@ -284,7 +289,7 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 		s.closing.Store(true)
 		s.endContext("connection refused")
 		s.releaseNamespace()
-		c.sess.SendMessage(encodeControl(codec.SIOConnectError, name, connectErrorPayload(err)), nil, false)
+		c.sendControl(codec.SIOConnectError, name, connectErrorPayload(err))
 		return
 	}
 	if !c.joined {
@@ -304,7 +309,7 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 	// The socket joins its own room, as in Node, with those joined so far.
 	s.nsp.adapter.AddAll(s.id, append([]Room{Room(s.id)}, rooms...))
 	for _, p := range missed { // Node sends the missed packets before the ack
-		prep, err := p.Prepared()
+		prep, err := c.srv.prepared(p)
 		if err != nil {
 			c.srv.opts.Logger.Warn("recovery: cannot encode a missed packet", "nsp", name, "err", err)
 			continue
@@ -317,7 +322,7 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 		ack = append(ack, jsonString(s.pid)...)
 	}
 	ack = append(ack, '}')
-	c.sess.SendMessage(encodeControl(codec.SIOConnect, name, ack), nil, false)
+	c.sendControl(codec.SIOConnect, name, ack)
 	s.nsp.mu.RLock()
 	hs := s.nsp.onConnection
 	s.nsp.mu.RUnlock()
@@ -459,7 +464,7 @@ func (c *client) closeWith(reason string) {
 func (c *client) disconnectAll() {
 	for _, s := range append([]*Socket(nil), c.sockets...) {
 		if s.connected.Load() {
-			c.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+			c.sendControl(codec.SIODisconnect, s.nsp.name, nil)
 			s.onClose(ReasonServerNamespaceDisconnect)
 		}
 	}

@@ -16,6 +16,18 @@
 // []byte values become binary attachments and json.RawMessage / RawBinary
 // arguments pass through unchanged.
 //
+// Parsers. Options.Parser is Node's parser option, chosen per server:
+// nil is socket.io-parser's JSON (binary as attachment messages);
+// MsgpackParser{} is socket.io-msgpack-parser's, each packet one msgpack
+// binary message with binary values inline, written byte for byte as the
+// npm parser writes the same values (clients must use that parser too:
+// io(url, {parser: require("socket.io-msgpack-parser")})). Handlers, Args,
+// acks, rooms, recovery and adapters work the same with either: a Parser
+// translates each packet to and from the JSON form the server works on,
+// and a broadcast is encoded once whatever the number of recipients. A
+// packet the parser refuses closes its client (ReasonParseError) and
+// counts in Stats.ParseErrors.
+//
 // Clusters. The Adapter interface is what a cluster adapter (Redis)
 // implements, usually around a MemoryAdapter for the local part; remote
 // sockets (FetchSockets), broadcasts with acks counted per node, server-side

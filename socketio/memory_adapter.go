@@ -363,7 +363,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) {
 // bookkeeping, and returns how many it reached. It is the local half of a
 // broadcast, for cluster adapters.
 func (a *MemoryAdapter) Deliver(p *Packet, opts *BroadcastOptions) int {
-	prep, err := p.Prepared()
+	prep, err := a.nsp.srv.prepared(p)
 	if err != nil {
 		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
 		return 0
@@ -386,7 +386,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts *BroadcastOptions, clie
 // acknowledgement. p.ID is set to the namespace's next ack id.
 func (a *MemoryAdapter) DeliverWithAck(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(*Args)) {
 	p.ID = a.nsp.ackIDs.Add(1) - 1 // one id for every recipient: the counter is shared
-	prep, err := p.Prepared()
+	prep, err := a.nsp.srv.prepared(p)
 	if err != nil {
 		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
 		clientCount(0)

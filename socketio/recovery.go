@@ -82,6 +82,10 @@ func (r *recoveryLog) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOpti
 		ph[i] = '0'
 	}
 	data[len(data)-1] = string(ph[:])
+	if pr := a.nsp.srv.opts.Parser; pr != nil {
+		r.broadcastParsed(a, pr, data, opts)
+		return
+	}
 	text, att, err := encodeEvent(p.Nsp, -1, data, false)
 	if err != nil {
 		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)

@@ -46,6 +46,10 @@ type Options struct {
 	// MaxRateViolations disconnects a client after this many refused events
 	// in a row ("rate limited"); 0 never disconnects.
 	MaxRateViolations int
+	// Parser is the packet format of every client (Node's parser option):
+	// nil is socket.io-parser's JSON, MsgpackParser{} socket.io-msgpack-parser's.
+	// Clients must be configured with the same parser.
+	Parser Parser
 	// Adapter builds each namespace's adapter; nil is the in-memory adapter.
 	Adapter func(nsp *Namespace) Adapter
 	// Logger; slog.Default() when nil.
@@ -129,6 +133,7 @@ type Server struct {
 	panics      atomic.Int64
 	rateLimited atomic.Int64
 	invalidArgs atomic.Int64
+	parseErrors atomic.Int64
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace // static namespaces, and dynamic ones a CONNECT succeeded to
@@ -349,12 +354,14 @@ type Stats struct {
 	HandlerPanics int64 // application code panics (each closed one client)
 	RateLimited   int64 // events refused by EventLimits
 	InvalidArgs   int64 // events whose argument a typed handler (On, Once) could not decode
+	ParseErrors   int64 // packets the parser refused (each closed its client)
 	Engine        engine.Stats
 }
 
 // Stats returns the counters. Safe from any goroutine.
 func (s *Server) Stats() Stats {
-	return Stats{HandlerPanics: s.panics.Load(), RateLimited: s.rateLimited.Load(), InvalidArgs: s.invalidArgs.Load(), Engine: s.eng.Stats()}
+	return Stats{HandlerPanics: s.panics.Load(), RateLimited: s.rateLimited.Load(), InvalidArgs: s.invalidArgs.Load(),
+		ParseErrors: s.parseErrors.Load(), Engine: s.eng.Stats()}
 }
 
 // Sockets is the main namespace "/".

@@ -129,6 +129,9 @@ func (e *Event) Ack(args ...any) error {
 	if !s.connected.Load() {
 		return ErrDisconnected
 	}
+	if pr := s.nsp.srv.opts.Parser; pr != nil {
+		return s.client.sendEventParsed(pr, s.nsp.name, e.ackID, args, true, false)
+	}
 	buf, text, att, err := encodeEventPooled(s.nsp.name, e.ackID, args, true)
 	if err != nil {
 		return err
@@ -426,7 +429,7 @@ func (s *Socket) Disconnect(close bool) {
 		if !s.connected.Load() {
 			return
 		}
-		s.client.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+		s.client.sendControl(codec.SIODisconnect, s.nsp.name, nil)
 		s.onClose(ReasonServerNamespaceDisconnect)
 	})
 }
@@ -501,6 +504,9 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 			&BroadcastOptions{Rooms: []Room{Room(s.id)}, Flags: BroadcastFlags{Local: true}})
 		return nil
 	}
+	if pr := s.nsp.srv.opts.Parser; pr != nil {
+		return s.client.sendEventParsed(pr, s.nsp.name, -1, data, false, f.volatile)
+	}
 	buf, text, att, err := encodeEventPooled(s.nsp.name, -1, data, false)
 	if err != nil {
 		return err
@@ -562,6 +568,13 @@ func (s *Socket) emitAck(f emitFlags, event string, args []any, ack AckHandler) 
 	pa, err := s.registerAck(id, ack, timeout)
 	if err != nil {
 		return 0, err
+	}
+	if pr := s.nsp.srv.opts.Parser; pr != nil {
+		if err := s.client.sendEventParsed(pr, s.nsp.name, id, data, false, f.volatile); err != nil {
+			s.cancelAck(id, pa)
+			return 0, err
+		}
+		return id, nil
 	}
 	buf, text, att, err := encodeEventPooled(s.nsp.name, id, data, false)
 	if err != nil {
@@ -787,7 +800,7 @@ func (s *Socket) allowEvent(tbl *limits.EventLimits, e *Event, name []byte) bool
 		h(rle)
 	}
 	if max := s.nsp.srv.opts.MaxRateViolations; max > 0 && x.violations >= max {
-		s.client.sess.SendMessage(encodeControl(codec.SIODisconnect, s.nsp.name, nil), nil, false)
+		s.client.sendControl(codec.SIODisconnect, s.nsp.name, nil)
 		s.client.closeWith(ReasonRateLimited)
 	}
 	return false

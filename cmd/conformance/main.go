@@ -5,7 +5,8 @@
 //	            path /engine.io/, ping 300/200 ms, maxPayload 1e6, CORS *, every message echoed
 //	-mode sio   the Socket.IO server of socketio/socket.io-protocol's test-suite: path
 //	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
-//	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
+//	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent;
+//	            -parser msgpack: the clients use socket.io-msgpack-parser (default json)
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -77,6 +78,7 @@ func main() {
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,
 			Logger:         log,
+			Parser:         sioParser(),
 		})
 		io.OnConnection(func(s *socketio.Socket) {
 			_ = s.Emit("auth", s.Handshake().Auth)

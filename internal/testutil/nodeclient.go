@@ -88,6 +88,9 @@ type ClientOptions struct {
 	// AckSocketID is replaced by the client's own socket id. Events not
 	// named here are never answered (the default).
 	AutoAck map[string]any
+	// Parser is the client's packet format: "" socket.io-parser (the
+	// default), "msgpack" socket.io-msgpack-parser.
+	Parser string
 }
 
 // AckSocketID, as an AutoAck answer or anywhere inside one, stands for the
@@ -519,6 +522,9 @@ func (n *NodeClients) Connect(id string, o ClientOptions) (sid string, err error
 	}
 	if o.Path != "" {
 		cmd["path"] = o.Path
+	}
+	if o.Parser != "" {
+		cmd["parser"] = o.Parser
 	}
 	if len(o.Transports) > 0 {
 		cmd["transports"] = o.Transports

@@ -15,7 +15,8 @@
 //
 //	{"op":"connect","id":…,"url":…,"path":"/socket.io/","auth":{…}|null,
 //	 "extraHeaders":{…}|null,"transports":[…],"reconnection":false,
-//	 "reconnectionDelay":ms,"query":{…}|null,"autoAck":{…}|null,"seq":n}
+//	 "reconnectionDelay":ms,"query":{…}|null,"autoAck":{…}|null,"seq":n,
+//	 "parser":"msgpack"}
 //	    Creates and connects client id. Defaults: path "/socket.io/",
 //	    transports ["websocket"] (or ["polling"], or ["polling","websocket"]
 //	    to upgrade), reconnection false; reconnectionDelay (optional) sets
@@ -30,7 +31,8 @@
 //	    with the answer, in which every {"$sid":true} is replaced by the
 //	    socket's current id (and {"$bin":hex} by a Buffer). For example
 //	    {"q":{"$sid":true}} answers every "q" with the client's own id.
-//	    The event is printed as usual.
+//	    The event is printed as usual. parser "msgpack" (optional) makes
+//	    the client use socket.io-msgpack-parser (the server must too).
 //	{"op":"emit","id":…,"seq":n,"event":…,"args":[…],"timeoutMs":5000}
 //	    socket.timeout(timeoutMs).emit(event, ...args, cb): prints "ack" or
 //	    "ack_timeout" with seq. timeoutMs defaults to 10000. With
@@ -68,7 +70,10 @@
 //
 // Every line is written with a single write, so lines never interleave.
 import { createInterface } from "node:readline";
+import { createRequire } from "node:module";
 import { io } from "socket.io-client";
+
+const msgpackParser = createRequire(import.meta.url)("socket.io-msgpack-parser");
 
 function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -163,6 +168,8 @@ function connect(cmd) {
   if (cmd.auth != null) opts.auth = cmd.auth;
   if (cmd.extraHeaders != null) opts.extraHeaders = cmd.extraHeaders;
   if (cmd.query != null) opts.query = cmd.query;
+  if (cmd.parser === "msgpack") opts.parser = msgpackParser;
+  else if (cmd.parser != null) return harnessError(`connect: unknown parser ${JSON.stringify(cmd.parser)}`, cmd);
   if (Number.isFinite(cmd.reconnectionDelay)) {
     opts.reconnectionDelay = cmd.reconnectionDelay;
     opts.reconnectionDelayMax = cmd.reconnectionDelay;
