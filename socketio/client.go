@@ -314,6 +314,7 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 	}
 	ack = append(ack, '}')
 	c.sess.SendMessage(encodeControl(codec.SIOConnect, name, ack), nil, false)
+	c.srv.notifyConnected(s) // observers first (hooks.go)
 	s.nsp.mu.RLock()
 	hs := s.nsp.onConnection
 	s.nsp.mu.RUnlock()
