@@ -12,6 +12,7 @@ require (
 	github.com/redis/rueidis v1.0.80
 	github.com/valyala/bytebufferpool v1.0.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
+	golang.org/x/crypto v0.50.0
 	golang.org/x/sys v0.50.0
 )
 
