@@ -43,6 +43,11 @@ func startOurs(t *testing.T, opts admin.Options, sopts socketio.Options) *ours {
 	srv := socketio.NewServer(sopts)
 	srv.OnConnection(func(s *socketio.Socket) {
 		s.Join("lobby")
+		s.On("join", func(e *socketio.Event) { // ours only: the UI test's rooms
+			r, _ := e.String(0)
+			s.Join(socketio.Room(r))
+			_ = e.Ack()
+		})
 		s.On("echo", func(e *socketio.Event) {
 			v, _ := e.Value(0)
 			_ = s.Emit("echoed", v)
