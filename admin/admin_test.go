@@ -488,4 +488,18 @@ func TestStatsCountTransports(t *testing.T) {
 		m := a[0].(map[string]any)
 		return m["clientsCount"] == 2.0 && m["pollingClientsCount"] == 1.0
 	})
+	// A client that upgrades: the UI learns its new transport, from
+	// socket_connected when the upgrade came first, else socket_updated.
+	sid, err := nc.Connect("up", testutil.ClientOptions{URL: o.url, Transports: []string{"polling", "websocket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := nextWhere(t, nc, "admin", "socket_connected", func(a []any) bool { return a[0].(map[string]any)["id"] == sid })
+	if connected[0].(map[string]any)["transport"] != "websocket" {
+		nextWhere(t, nc, "admin", "socket_updated", argsAre(map[string]any{"id": sid, "nsp": "/", "transport": "websocket"}))
+	}
+	nextWhere(t, nc, "admin", "server_stats", func(a []any) bool {
+		m := a[0].(map[string]any)
+		return m["clientsCount"] == 3.0 && m["pollingClientsCount"] == 1.0
+	})
 }
