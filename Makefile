@@ -35,7 +35,7 @@ deps:
 		echo "installing redis-server with apt-get (the Redis adapter tests start their own servers and clusters)"; \
 		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing chromium with apt-get (the XSS tests render message texts in it)"; \
+		echo "installing chromium with apt-get (the XSS tests render message texts in it; the admin UI and client bundle tests drive it)"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
 
