@@ -22,7 +22,8 @@
 // from the middleware; aggregatedEvents counts rawConnection and
 // rawDisconnection (by reason) but not packets or bytes; socket_updated is
 // sent for transport changes (seen on the stats tick), not for changes of
-// socket data. Only sockets on this node are reported by the events; the
+// socket data; uptime counts from Instrument, not from the process start.
+// Only sockets on this node are reported by the events; the
 // "all_sockets" snapshot uses FetchSockets, so a cluster adapter adds the
 // other nodes' sockets (without clientId or transport).
 package admin
