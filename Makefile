@@ -6,7 +6,7 @@ GO      ?= go
 NPM     ?= npm
 INTEROP := test/interop
 
-.PHONY: run test deps build vet bench bench-quick bench-chat bench-cluster bench-codec fuzz conformance-eio conformance-sio clean
+.PHONY: run test deps build vet bench bench-quick bench-chat bench-cluster bench-codec fuzz conformance-eio conformance-sio client-dist clean
 
 run:
 	$(GO) run ./cmd/server -dev
@@ -35,9 +35,26 @@ deps:
 		echo "installing redis-server with apt-get (the Redis adapter tests start their own servers and clusters)"; \
 		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing chromium with apt-get (the XSS tests render message texts in it)"; \
+		echo "installing chromium with apt-get (the XSS tests render message texts in it; the admin UI and client bundle tests drive it)"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	cd $(INTEROP) && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+# client-dist fetches socket.io-client's browser bundle, at the version
+# test/interop's lockfile pins, with npm pack, checks it against the
+# lockfile's integrity hash, and unpacks it into CLIENT_DIST (default
+# client-dist/): point socketio.Options.ServeClient at $(CLIENT_DIST)/dist
+# (its ETag is then the version, from $(CLIENT_DIST)/package.json). After
+# `make deps`, test/interop/node_modules/socket.io-client/dist is the same.
+CLIENT_DIST ?= client-dist
+client-dist:
+	@lock=$(INTEROP)/package-lock.json; \
+	 v=$$(node -p "require('./$$lock').packages['node_modules/socket.io-client'].version") && \
+	 sum=$$(node -p "require('./$$lock').packages['node_modules/socket.io-client'].integrity") && \
+	 rm -rf $(CLIENT_DIST) && mkdir -p $(CLIENT_DIST) && cd $(CLIENT_DIST) && \
+	 $(NPM) pack "socket.io-client@$$v" --silent >/dev/null && \
+	 node -e 'const [f, want] = process.argv.slice(1); const got = "sha512-" + require("crypto").createHash("sha512").update(require("fs").readFileSync(f)).digest("base64"); if (got !== want) { console.error(f + ": integrity " + got + ", the lockfile says " + want); process.exit(1); }' "socket.io-client-$$v.tgz" "$$sum" && \
+	 tar -xzf "socket.io-client-$$v.tgz" --strip-components=1 && rm "socket.io-client-$$v.tgz" && \
+	 echo "socket.io-client $$v in $(CLIENT_DIST)/dist (socketio.Options.ServeClient)"
 
 # vet also fails when go.mod/go.sum are not tidy (a dependency imported
 # directly but marked // indirect, a go.sum line missing): `go mod tidy -diff`

@@ -40,6 +40,12 @@ type Config struct {
 	AllowRequest func(r *loop.Request) error
 	// Fallback serves requests outside Path; nil answers 404.
 	Fallback func(c *loop.Conn, r *loop.Request)
+	// Files, if set, sees the requests under Path that name something
+	// beyond it (such as /socket.io/socket.io.js) before Engine.IO does,
+	// with the CORS headers of the answer (nil without CORS), and returns
+	// true when it answered (socketio's Options.ServeClient). It runs on
+	// an event loop and must not block.
+	Files func(c *loop.Conn, r *loop.Request, cors []byte) bool
 }
 
 // ErrForbidden is the default AllowRequest refusal.

@@ -146,6 +146,9 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 		}
 		extra = s.cfg.CORS.appendHeaders(nil, r)
 	}
+	if s.cfg.Files != nil && len(r.Path) > len(s.cfg.Path) && s.cfg.Files(c, r, extra) {
+		return
+	}
 	transportB, _, transportRepeated := codec.QueryParam(r.RawQuery, "transport")
 	upgrade := r.Upgrade && string(r.Method) == "GET" && string(transportB) == "websocket"
 

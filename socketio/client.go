@@ -323,6 +323,7 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 	}
 	ack = append(ack, '}')
 	c.sendControl(codec.SIOConnect, name, ack)
+	c.srv.notifyConnected(s) // observers first (hooks.go)
 	s.nsp.mu.RLock()
 	hs := s.nsp.onConnection
 	s.nsp.mu.RUnlock()

@@ -33,4 +33,9 @@
 // sockets (FetchSockets), broadcasts with acks counted per node, server-side
 // emits with acks and recovery offsets assigned by the adapter all go
 // through it.
+//
+// Instrumentation. Server.Observe reports every namespace's connections and
+// every room membership change (package admin, the server side of the
+// official admin UI, is built on it). Options.ServeClient serves the
+// socket.io-client bundle under the Engine.IO path, as Node's serveClient.
 package socketio

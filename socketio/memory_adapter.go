@@ -92,14 +92,19 @@ func (a *MemoryAdapter) Close() error { return nil }
 
 // AddAll implements Adapter.
 func (a *MemoryAdapter) AddAll(id SocketID, rooms []Room) {
-	if changed := a.addAll(id, rooms); changed != nil {
+	obs := a.nsp.srv.observed()
+	changed, joined := a.addAll(id, rooms, obs != nil)
+	if changed != nil {
 		a.notify(changed)
+	}
+	if joined != nil {
+		a.nsp.srv.notifyRooms(obs, a.nsp, id, joined, true)
 	}
 }
 
 // addAll is AddAll under the lock; it returns the rooms it made (only
-// with a room hook).
-func (a *MemoryAdapter) addAll(id SocketID, rooms []Room) (changed []Room) {
+// with a room hook) and, when observed, those the socket joined.
+func (a *MemoryAdapter) addAll(id SocketID, rooms []Room, observed bool) (changed, joined []Room) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := a.sids[id]
@@ -113,6 +118,9 @@ func (a *MemoryAdapter) addAll(id SocketID, rooms []Room) (changed []Room) {
 		}
 		if a.roomHook != nil {
 			changed = append(changed, Room(id))
+		}
+		if observed {
+			joined = append(joined, Room(id))
 		}
 		m = &member{s: s}
 		m.selfA[0] = s
@@ -133,8 +141,11 @@ func (a *MemoryAdapter) addAll(id SocketID, rooms []Room) (changed []Room) {
 			}
 		}
 		m.rooms = append(m.rooms, membership{room: r, set: set, idx: set.add(m.s)})
+		if observed {
+			joined = append(joined, r)
+		}
 	}
-	return changed
+	return changed, joined
 }
 
 // selfView is the view of the socket's own room (no allocation: the
@@ -152,18 +163,25 @@ func (m *member) in(r Room) bool {
 
 // Del implements Adapter.
 func (a *MemoryAdapter) Del(id SocketID, room Room) {
-	if a.del(id, room) && a.roomHook != nil {
+	gone, left := a.del(id, room)
+	if gone && a.roomHook != nil {
 		a.notify([]Room{room})
+	}
+	if left {
+		if obs := a.nsp.srv.observed(); obs != nil {
+			a.nsp.srv.notifyRooms(obs, a.nsp, id, []Room{room}, false)
+		}
 	}
 }
 
-// del is Del under the lock; it reports whether the room is gone.
-func (a *MemoryAdapter) del(id SocketID, room Room) bool {
+// del is Del under the lock; it reports whether the room is gone and
+// whether the socket was in it.
+func (a *MemoryAdapter) del(id SocketID, room Room) (gone, left bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
-		return false
+		return false, false
 	}
 	for i, x := range m.rooms {
 		if x.room == room {
@@ -172,10 +190,10 @@ func (a *MemoryAdapter) del(id SocketID, room Room) bool {
 			if len(m.rooms) == 0 {
 				m.rooms = nil
 			}
-			return gone
+			return gone, true
 		}
 	}
-	return false
+	return false, false
 }
 
 // leave takes a socket out of one room's set, reporting whether the room
@@ -200,19 +218,32 @@ func (a *MemoryAdapter) leave(x membership) bool {
 
 // DelAll implements Adapter.
 func (a *MemoryAdapter) DelAll(id SocketID) {
-	if changed := a.delAll(id); changed != nil {
+	obs := a.nsp.srv.observed()
+	changed, left := a.delAll(id, obs != nil)
+	if changed != nil {
 		a.notify(changed)
+	}
+	if left != nil {
+		a.nsp.srv.notifyRooms(obs, a.nsp, id, left, false)
 	}
 }
 
 // delAll is DelAll under the lock; it returns the rooms that are gone
-// (only with a room hook).
-func (a *MemoryAdapter) delAll(id SocketID) (changed []Room) {
+// (only with a room hook) and, when observed, those the socket left (its
+// own first, as Node's adapter leaves them).
+func (a *MemoryAdapter) delAll(id SocketID, observed bool) (changed, left []Room) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
-		return nil
+		return nil, nil
+	}
+	if observed {
+		left = make([]Room, 0, len(m.rooms)+1)
+		left = append(left, Room(id))
+		for _, x := range m.rooms {
+			left = append(left, x.room)
+		}
 	}
 	for _, x := range m.rooms {
 		if a.leave(x) && a.roomHook != nil {
@@ -226,7 +257,7 @@ func (a *MemoryAdapter) delAll(id SocketID) (changed []Room) {
 		a.sids[moved.id].allIdx = m.allIdx
 	}
 	delete(a.sids, id)
-	return changed
+	return changed, left
 }
 
 // SocketRooms implements Adapter.

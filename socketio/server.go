@@ -54,6 +54,14 @@ type Options struct {
 	Adapter func(nsp *Namespace) Adapter
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// ServeClient, if set, is a directory holding socket.io-client's dist
+	// bundle (node_modules/socket.io-client/dist; `make client-dist`):
+	// the server then answers <path>socket.io.js, .min.js, .esm.min.js,
+	// their .map files and the msgpack build, as Node's serveClient does,
+	// from memory (read once by NewServer; see serveclient.go). Empty
+	// serves nothing (Node serves them by default). Serve fails when the
+	// directory lacks the bundle.
+	ServeClient string
 }
 
 // Recovery configures connection state recovery (Node's connectionStateRecovery).
@@ -134,6 +142,8 @@ type Server struct {
 	rateLimited atomic.Int64
 	invalidArgs atomic.Int64
 	parseErrors atomic.Int64
+	obs         observers // see Observe (hooks.go)
+	initErr     error     // returned by Serve (ServeClient's bundle missing)
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace // static namespaces, and dynamic ones a CONNECT succeeded to
@@ -151,6 +161,9 @@ type parentNsp struct {
 func NewServer(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, nsps: make(map[string]*Namespace), pending: make(map[string]*Namespace)}
+	if opts.ServeClient != "" {
+		s.initErr = s.serveClient(&opts.Engine)
+	}
 	s.eng = engine.NewServer(opts.Engine, opts.Listen)
 	s.eng.OnConnection(s.onEngineConnection)
 	s.Of("/")
@@ -158,7 +171,12 @@ func NewServer(opts Options) *Server {
 }
 
 // Serve runs the server until Close.
-func (s *Server) Serve() error { return s.eng.Serve() }
+func (s *Server) Serve() error {
+	if s.initErr != nil {
+		return s.initErr
+	}
+	return s.eng.Serve()
+}
 
 // Ready is closed once the server listens.
 func (s *Server) Ready() <-chan struct{} { return s.eng.Ready() }

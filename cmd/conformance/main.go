@@ -7,6 +7,7 @@
 //	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
 //	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent;
 //	            -parser msgpack: the clients use socket.io-msgpack-parser (default json)
+//	            with -admin-ui, also the admin UI's /admin namespace (no auth)
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -48,6 +49,7 @@ func main() {
 	sharded := flag.Bool("sharded", false, "cluster: the sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
 	subMode := flag.String("sub-mode", redisadapter.Dynamic, "cluster: the sharded adapter's subscription mode: static, dynamic, dynamic-private")
 	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
+	adminUI := flag.Bool("admin-ui", false, "sio: the admin UI's /admin namespace, no auth (see adminui.go)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -73,7 +75,7 @@ func main() {
 				PingInterval:      300 * time.Millisecond,
 				PingTimeout:       200 * time.Millisecond,
 				MaxHTTPBufferSize: 1e6,
-				CORS:              &engine.CORS{Origins: []string{"*"}},
+				CORS:              sioCORS(*adminUI),
 			},
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,
@@ -92,6 +94,9 @@ func main() {
 		io.Of("/custom").OnConnection(func(s *socketio.Socket) {
 			_ = s.Emit("auth", s.Handshake().Auth)
 		})
+		if *adminUI {
+			instrumentAdminUI(io)
+		}
 		srv, addrOf = io, func() string { return io.Engine().Loop().Addr().String() }
 	case "wsecho":
 		ls := loop.NewServer(wsEcho{}, loop.Options{Addr: *addr, Logger: log, MaxMessageBytes: 16 << 20, MaxBodyBytes: 1 << 10})

@@ -27,7 +27,9 @@
 //     sockets driven interactively from Go through one
 //     test/interop/driver.mjs process (connect, emit with acks, received
 //     events per client and name, disconnects, reconnections), for
-//     end-to-end tests of an application on this server.
+//     end-to-end tests of an application on this server;
+//   - Browser: headless Chromium under chromedp, for tests that drive a real
+//     page (the admin UI, the served client bundle).
 //
 // Helpers specific to one layer (the engine's raw HTTP and hand-built
 // frames, the socketio packet assembler and clients) stay in that package's
