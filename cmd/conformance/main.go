@@ -5,7 +5,8 @@
 //	            path /engine.io/, ping 300/200 ms, maxPayload 1e6, CORS *, every message echoed
 //	-mode sio   the Socket.IO server of socketio/socket.io-protocol's test-suite: path
 //	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
-//	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
+//	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent;
+//	            -allow-eio3 also lets Engine.IO v3 (socket.io-client 2.x) clients in
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -46,6 +47,7 @@ func main() {
 	redisURL := flag.String("redis", "", "cluster: Redis URL (redis://host:port)")
 	sharded := flag.Bool("sharded", false, "cluster: the sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
 	subMode := flag.String("sub-mode", redisadapter.Dynamic, "cluster: the sharded adapter's subscription mode: static, dynamic, dynamic-private")
+	allowEIO3 := flag.Bool("allow-eio3", false, "sio: also accept Engine.IO v3 / socket.io-client 2.x clients (engine.Config.AllowEIO3)")
 	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -73,6 +75,7 @@ func main() {
 				PingTimeout:       200 * time.Millisecond,
 				MaxHTTPBufferSize: 1e6,
 				CORS:              &engine.CORS{Origins: []string{"*"}},
+				AllowEIO3:         *allowEIO3,
 			},
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,
