@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,4 +243,68 @@ func (ts *testServer) pollAsync3(t *testing.T, sid string) (*httpConn, <-chan re
 	t.Helper()
 	c := ts.dial(t)
 	return c, c.async(t, get(ts.path3("transport=polling&sid="+sid)))
+}
+
+func TestEIO3UpgradeMovesPendingPayload(t *testing.T) {
+	// Packets waiting for a GET when the client upgrades are written to the
+	// WebSocket, whichever payload format they waited in.
+	for _, q := range []string{"b64=1", ""} {
+		t.Run("query="+q, func(t *testing.T) {
+			ts := startV3(t, engine.Config{})
+			hs := ts.handshake3(t, q)
+			if r := ts.send3(t, hs.SID, "10:b4AQIDBA==6:4hello"); r.status != 200 {
+				t.Fatalf("POST: %d %q", r.status, r.body)
+			}
+			c := ts.dial(t)
+			r := c.do(t, wsRequest(ts.path3("transport=websocket&sid="+hs.SID)))
+			if r.status != 101 {
+				t.Fatalf("probe: %d", r.status)
+			}
+			wc := &wsConn{httpConn: c, resp: r}
+			wc.sendText(t, "2probe")
+			wc.expectText(t, "3probe")
+			wc.sendText(t, "5")
+			wc.expectBinary(t, []byte{4, 1, 2, 3, 4})
+			wc.expectText(t, "4hello")
+		})
+	}
+}
+
+func TestEIO3PreparedBroadcast(t *testing.T) {
+	// One Prepared, sent to a v4 WebSocket, a v3 WebSocket, a v3 polling
+	// session with b64 and one without: each decodes it in its own format.
+	var mu sync.Mutex
+	var sessions []*engine.Session
+	ts := startServer(t, engine.Config{AllowEIO3: true}, loop.Options{}, func(s *engine.Session, _ *loop.Request) {
+		mu.Lock()
+		sessions = append(sessions, s)
+		mu.Unlock()
+	})
+	w4, _ := ts.openWS(t)
+	c := ts.dial(t)
+	r := c.do(t, wsRequest(ts.path3("transport=websocket")))
+	if r.status != 101 {
+		t.Fatalf("upgrade: %d", r.status)
+	}
+	w3 := &wsConn{httpConn: c, resp: r}
+	w3.readFrame(t)
+	b64 := ts.handshake3(t, "b64=1")
+	bin := ts.handshake3(t, "")
+	p := engine.NewPrepared([]byte(`51-["e","😀",{"_placeholder":true,"num":0}]`), [][]byte{{0xca, 0xfe}})
+	mu.Lock()
+	for _, s := range sessions {
+		s.SendPrepared(p, false)
+	}
+	mu.Unlock()
+	w4.expectText(t, `451-["e","😀",{"_placeholder":true,"num":0}]`)
+	w4.expectBinary(t, []byte{0xca, 0xfe})
+	w3.expectText(t, `451-["e","😀",{"_placeholder":true,"num":0}]`)
+	w3.expectBinary(t, []byte{4, 0xca, 0xfe})
+	expectPollBody(t, ts.poll3(t, b64.SID), `44:451-["e","😀",{"_placeholder":true,"num":0}]6:b4yv4=`)
+	r = ts.poll3(t, bin.SID)
+	want := codec.AppendBinaryPayloadPacketV3(nil, codec.PacketMessage, false, []byte(`51-["e","😀",{"_placeholder":true,"num":0}]`))
+	want = codec.AppendBinaryPayloadPacketV3(want, codec.PacketMessage, true, []byte{0xca, 0xfe})
+	if r.status != 200 || r.header.Get("Content-Type") != "application/octet-stream" || !bytes.Equal(r.body, want) {
+		t.Fatalf("binary GET: %d %q % x", r.status, r.header.Get("Content-Type"), r.body)
+	}
 }
