@@ -148,24 +148,42 @@ func TestEIO3MalformedPayloadClosesSession(t *testing.T) {
 }
 
 func TestEIO3ClientPingKeepsSessionAlive(t *testing.T) {
-	ts := startV3(t, engine.Config{PingInterval: shortPingInterval, PingTimeout: shortPingTimeout})
+	ts := startV3(t, engine.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 700 * time.Millisecond})
 	hs := ts.handshake3(t, "b64=1")
 	// The server never pings a v3 client: a poll waits, and the client's
-	// pings, each within pingInterval+pingTimeout (500 ms), keep it open
-	// for well past that.
-	for range 4 {
-		time.Sleep(300 * time.Millisecond)
+	// pings, each within pingInterval+pingTimeout (1 s), keep it open for
+	// well past that.
+	start := time.Now()
+	for range 5 {
+		time.Sleep(400 * time.Millisecond)
 		if r := ts.send3(t, hs.SID, "1:2"); r.status != 200 {
-			t.Fatalf("ping POST: %d %q", r.status, r.body)
+			t.Fatalf("ping POST after %v: %d %q", time.Since(start), r.status, r.body)
 		}
 		expectPollBody(t, ts.poll3(t, hs.SID), "1:3")
 	}
-	// Silent from now on: closed after 500 ms.
-	time.Sleep(700 * time.Millisecond)
+	// Silent from now on: closed after 1 s.
+	time.Sleep(1300 * time.Millisecond)
 	expectError(t, ts.poll3(t, hs.SID), 400, 1, "Session ID unknown")
 	if n := ts.srv.Stats().Closed[engine.ReasonPingTimeout]; n != 1 {
 		t.Fatalf("closed for ping timeout: %d", n)
 	}
+}
+
+func TestEIO3WebSocketBase64(t *testing.T) {
+	// A client that asked for base64 (forceBase64: b64=1 on its WebSocket)
+	// gets binary as b4<base64> text.
+	ts := startV3(t, engine.Config{})
+	c := ts.dial(t)
+	r := c.do(t, wsRequest(ts.path3("transport=websocket&b64=1")))
+	if r.status != 101 {
+		t.Fatalf("upgrade: %d", r.status)
+	}
+	wc := &wsConn{httpConn: c, resp: r}
+	wc.readFrame(t) // open
+	wc.sendText(t, "b4AQI=")
+	wc.expectText(t, "b4AQI=")
+	wc.sendBinary(t, []byte{4, 3})
+	wc.expectText(t, "b4Aw==")
 }
 
 func TestEIO3WebSocket(t *testing.T) {

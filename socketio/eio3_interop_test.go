@@ -329,18 +329,18 @@ func TestEIO3ClientNamespaces(t *testing.T) {
 func TestEIO3ClientServerDisconnectAndPings(t *testing.T) {
 	for _, m := range v2Modes {
 		t.Run(m.name, func(t *testing.T) {
-			// The client pings every 300 ms and the server closes it after
-			// 300+400 ms of silence.
-			a := startV2App(t, engine.Config{PingInterval: 300 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
+			// The client pings every 200 ms and the server closes it after
+			// 200+800 ms of silence.
+			a := startV2App(t, engine.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 800 * time.Millisecond})
 			nc := testutil.StartNodeClientsV2(t)
 			sid, err := nc.Connect("c", testutil.ClientOptions{URL: a.url, Transports: m.transports})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Pinging, it outlives several timeouts.
-			time.Sleep(2 * time.Second)
+			time.Sleep(2500 * time.Millisecond)
 			if _, err := nc.Emit("c", "echo", 1); err != nil {
-				t.Fatalf("after 2 s: %v", err)
+				t.Fatalf("after 2.5 s: %v", err)
 			}
 			a.mu.Lock()
 			r := a.reasons[sid]
