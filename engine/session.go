@@ -95,8 +95,13 @@ type Session struct {
 	owner atomic.Pointer[loop.Loop]
 
 	// Owner-loop state.
-	state        sessState
-	transport    transport
+	state     sessState
+	transport transport
+	// Engine.IO v3 (Config.AllowEIO3), here where they cost no padding:
+	v3           bool       // fixed at the handshake
+	b64          bool       // v3 polling: the client asked for binary as base64 (b64=1)
+	wsB64        bool       // v3 WebSocket: the same, on the WebSocket's request
+	pendingBin   bool       // v3: pending is in the binary payload format
 	ws           *loop.Conn // WebSocket transport
 	probe        *loop.Conn // WebSocket being probed for an upgrade
 	probeAcked   bool
@@ -109,12 +114,6 @@ type Session struct {
 	closeTimer   lazyTimer  // armed while a server close waits for a GET
 	closeReason  Reason
 	straggler    bool // closed by the client; one late GET is still answered "6"
-
-	// Engine.IO v3 (Config.AllowEIO3); fixed at the handshake.
-	v3         bool
-	b64        bool // v3 polling: the client asked for binary as base64 (b64=1)
-	wsB64      bool // v3 WebSocket: the same, on the WebSocket's request (owner loop)
-	pendingBin bool // v3: pending is in the binary payload format (owner loop)
 
 	upgraded  atomic.Bool // transport is WebSocket (read by other loops to verify requests)
 	upgrading atomic.Bool // a probe WebSocket sent the upgrade packet: polling requests are refused from then on
