@@ -398,3 +398,33 @@ func eventually(t *testing.T, d time.Duration, cond func() bool) {
 		return errors.New("condition not met")
 	})
 }
+
+func TestEIO3ClientRootMiddlewareRefusal(t *testing.T) {
+	// "/"'s middlewares run on the implicit CONNECT; a refusal is an ERROR
+	// packet on "/", which socket.io-client 2.x delivers as "error".
+	for _, m := range v2Modes {
+		t.Run(m.name, func(t *testing.T) {
+			ts := startServer(t, socketio.Options{Engine: engine.Config{AllowEIO3: true}})
+			ts.srv.Use(func(s *socketio.Socket, next func(error)) {
+				if s.Handshake().Query("deny") != "" {
+					next(&socketio.ConnectError{Message: "go away", Data: map[string]any{"why": "denied"}})
+					return
+				}
+				next(nil)
+			})
+			nc := testutil.StartNodeClientsV2(t)
+			_, err := nc.Connect("c", testutil.ClientOptions{URL: "http://" + ts.addr, Transports: m.transports, Query: map[string]string{"deny": "1"}})
+			var ce *testutil.ConnectError
+			if !errors.As(err, &ce) {
+				t.Fatalf("refused connect: %v", err)
+			}
+			jsonEq(t, "refusal data", ce.Data, `{"why":"denied"}`)
+			if _, err := nc.Connect("ok", testutil.ClientOptions{URL: "http://" + ts.addr, Transports: m.transports}); err != nil {
+				t.Fatalf("allowed connect: %v", err)
+			}
+			if n := ts.srv.Sockets().Len(); n != 1 {
+				t.Fatalf("%d sockets in /", n)
+			}
+		})
+	}
+}
