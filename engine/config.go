@@ -46,6 +46,14 @@ type Config struct {
 	// true when it answered (socketio's Options.ServeClient). It runs on
 	// an event loop and must not block.
 	Files func(c *loop.Conn, r *loop.Request, cors []byte) bool
+	// AllowEIO3 also accepts Engine.IO v3 clients (EIO=3: socket.io-client
+	// 2.x, engine.io-client 3.x), as Node's allowEIO3 does; off, they are
+	// refused with {"code":5,"message":"Unsupported protocol version"}.
+	// A v3 session differs on the wire only (the client pings and the
+	// server answers, length-prefixed polling payloads, a type byte in
+	// binary WebSocket messages): Session.Protocol tells them apart. Unlike
+	// Node, only EIO=3 selects v3; a missing or other EIO is still refused.
+	AllowEIO3 bool
 }
 
 // ErrForbidden is the default AllowRequest refusal.

@@ -1,6 +1,9 @@
 // Package engine implements the Engine.IO v4 server: sessions over HTTP
 // long-polling and WebSocket, the upgrade between them, server-side
-// heartbeats, CORS and every error answer of Node's engine.io 6.
+// heartbeats, CORS and every error answer of Node's engine.io 6. With
+// Config.AllowEIO3 it also serves Engine.IO v3 clients (engine.io-client
+// 3.x): client pings, length-prefixed polling payloads, typed binary
+// WebSocket messages (eio3.go; Session.Protocol tells them apart).
 //
 // Every session is owned by one event loop (package loop): its state is only
 // touched there. Requests for it that arrive on another loop are posted to the

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sync/atomic"
+
 	"github.com/gobwas/ws"
 
 	"sio/codec"
@@ -12,6 +14,8 @@ import (
 type Prepared struct {
 	WS      []byte // the WebSocket frames: "4"+text as a text frame, then one binary frame per attachment
 	Polling []byte // the same packets as polling payload segments joined by \x1e
+
+	v3 atomic.Pointer[preparedV3] // Engine.IO v3 variants, built on first use (prepared_v3.go)
 }
 
 // NewPrepared encodes an Engine.IO message packet (text) and its binary
@@ -24,6 +28,7 @@ func NewPrepared(text []byte, attachments [][]byte) *Prepared {
 
 // AppendTo encodes into p's buffers, reusing their capacity.
 func (p *Prepared) AppendTo(text []byte, attachments [][]byte) {
+	p.v3.Store(nil)
 	n := codec.FrameHeaderLen(len(text)+1) + len(text) + 1
 	for _, a := range attachments {
 		n += codec.FrameHeaderLen(len(a)) + len(a)

@@ -172,6 +172,10 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 			s.refuse(c, r, upgrade, extra, codec.ErrCodeUnknownSID, "")
 			return
 		}
+		if s.cfg.AllowEIO3 && protocolMismatch(r, ss) {
+			s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
+			return
+		}
 		isWS := string(transportB) == "websocket"
 		if !upgrade && (isWS || ss.upgraded.Load() || ss.upgrading.Load()) {
 			s.refuse(c, r, upgrade, extra, codec.ErrCodeBadRequest, "")
@@ -215,9 +219,13 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 			return
 		}
 	}
+	v3 := false
 	if eio, _, repeated := codec.QueryParam(r.RawQuery, "EIO"); repeated || string(eio) != "4" {
-		s.refuse(c, r, upgrade, extra, codec.ErrCodeUnsupportedProtocol, "")
-		return
+		if !s.cfg.AllowEIO3 || repeated || string(eio) != "3" {
+			s.refuse(c, r, upgrade, extra, codec.ErrCodeUnsupportedProtocol, "")
+			return
+		}
+		v3 = true
 	}
 	s.mu.Lock()
 	closing := s.closing
@@ -238,7 +246,7 @@ func (s *Server) ServeHTTP(c *loop.Conn, r *loop.Request) {
 			return
 		}
 	}
-	s.handshake(c, r, upgrade, extra)
+	s.handshake(c, r, upgrade, extra, v3)
 }
 
 // refuse answers an Engine.IO error: JSON over plain HTTP, or the raw
@@ -288,9 +296,13 @@ func (s *Server) originRefused(r *loop.Request) bool {
 	return c != nil && c.CheckWebSocketOrigin && len(r.Origin) > 0 && !c.allowed(r.Origin)
 }
 
-func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte) {
+func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []byte, v3 bool) {
 	l := c.Loop()
-	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr(), secure: r.Proto == "https"}
+	ss := &Session{srv: s, id: NewID(), remote: c.RemoteAddr(), secure: r.Proto == "https", v3: v3}
+	if v3 {
+		ss.b64 = wantsBase64(r)
+		ss.wsB64 = upgrade && ss.b64
+	}
 	if ta, ok := ss.remote.(*net.TCPAddr); r.ClientAddr.IsValid() && (!ok || ta.AddrPort().Addr().Unmap() != r.ClientAddr) {
 		ss.remote = net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.ClientAddr, 0)) // a trusted proxy's client
 	}
@@ -314,6 +326,9 @@ func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []
 	if upgrade {
 		c.WriteFrame(ws.OpText, open, nil)
 	} else {
+		if v3 {
+			open = codec.AppendPayloadPacketV3(nil, codec.PacketOpen, false, open[1:])
+		}
 		c.SetContext(ss)
 		c.Respond(&loop.Response{Status: 200, ContentType: "text/plain; charset=UTF-8",
 			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: open})
@@ -374,7 +389,7 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 		ss.closeTimer.stop()
 		ss.srv.sessions.del(ss)
 		respondOn(cur, c, &loop.Response{Status: 200, ContentType: "text/plain; charset=UTF-8",
-			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: []byte{'6'}})
+			Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: ss.ctlBody(bodyNoop)})
 		return
 	}
 	if ss.expired() {
@@ -403,12 +418,12 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 			ss.flushPolling()
 			return
 		}
-		ss.answerPoll([]byte("6\x1e1"))
+		ss.answerPoll(ss.ctlBody(bodyNoopClose))
 		ss.close(ss.closeReason, false)
 	case len(ss.pending) > 0:
 		ss.flushPolling()
 	case ss.probe != nil && ss.probeAcked:
-		ss.answerPoll([]byte{'6'}) // upgrading: release the poll at once
+		ss.answerPoll(ss.ctlBody(bodyNoop)) // upgrading: release the poll at once
 	}
 }
 
@@ -437,8 +452,14 @@ func (ss *Session) onPollPOST(c *loop.Conn, body []byte, extra []byte, kind post
 		respondOn(cur, c, &loop.Response{Status: 413, Extra: extra, Close: true})
 		return
 	case postBinary: // v4 polling is always text; Node errors (and never answered: CVE-2026-59725)
-		ss.badRequest(c, extra)
-		ss.close(ReasonTransportError, true)
+		if !ss.v3 {
+			ss.badRequest(c, extra)
+			ss.close(ReasonTransportError, true)
+			return
+		}
+	}
+	if ss.v3 {
+		ss.onPollPOSTV3(c, body, extra, kind == postBinary)
 		return
 	}
 	pr := codec.NewPayloadReader(body, ss.srv.cfg.MaxPayloadPackets)
@@ -468,6 +489,7 @@ func (ss *Session) onPollPOST(c *loop.Conn, body []byte, extra []byte, kind post
 // handled directly after the move.
 type probeCtx struct {
 	s         *Session
+	b64       bool // a v3 client asked for binary as base64 text (b64=1)
 	upgrading bool // "5" was read: hold what follows (connection's loop only)
 	held      []heldFrame
 	heldBytes int
@@ -482,7 +504,7 @@ func (s *Server) probeUpgrade(c *loop.Conn, r *loop.Request, ss *Session) {
 	if !c.AcceptWebSocket(r) {
 		return
 	}
-	c.SetContext(&probeCtx{s: ss})
+	c.SetContext(&probeCtx{s: ss, b64: ss.v3 && wantsBase64(r)})
 	ss.exec(c.Loop(), func() { ss.onProbeOpen(c) })
 }
 
@@ -519,7 +541,7 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	case !binary && string(data) == "2probe":
 		ss.probeAcked = true // "3probe" went out when the WebSocket's loop read it
 		if ss.pollConn != nil {
-			ss.answerPoll([]byte{'6'})
+			ss.answerPoll(ss.ctlBody(bodyNoop))
 		}
 	case !binary && string(data) == "5":
 		ss.completeUpgrade(c)
@@ -535,7 +557,7 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 func (ss *Session) completeUpgrade(c *loop.Conn) {
 	ss.upgradeTimer.stop()
 	if ss.pollConn != nil {
-		ss.answerPoll([]byte{'6'})
+		ss.answerPoll(ss.ctlBody(bodyNoop))
 	}
 	ss.probe = nil
 	ss.transport = transportWebSocket
@@ -605,6 +627,7 @@ func adoptConn(c *loop.Conn, ss *Session) []heldFrame {
 	if pc, ok := c.Context().(*probeCtx); ok {
 		held = pc.held
 		pc.held = nil
+		ss.wsB64 = pc.b64
 	}
 	c.SetContext(ss)
 	return held
@@ -663,6 +686,10 @@ func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
 
 func (ss *Session) onWSMessage(data []byte, binary bool) {
 	if ss.state == stateClosed {
+		return
+	}
+	if ss.v3 {
+		ss.onWSMessageV3(data, binary)
 		return
 	}
 	if binary {
@@ -735,6 +762,10 @@ func (ss *Session) finishClosing() {
 // WebSocket, after an upgrade.
 func (ss *Session) requeuePolling(payload []byte) {
 	if len(payload) == 0 {
+		return
+	}
+	if ss.v3 {
+		ss.requeuePollingV3(payload)
 		return
 	}
 	pr := codec.NewPayloadReader(payload, 0)

@@ -95,8 +95,13 @@ type Session struct {
 	owner atomic.Pointer[loop.Loop]
 
 	// Owner-loop state.
-	state        sessState
-	transport    transport
+	state     sessState
+	transport transport
+	// Engine.IO v3 (Config.AllowEIO3), here where they cost no padding:
+	v3           bool       // fixed at the handshake
+	b64          bool       // v3 polling: the client asked for binary as base64 (b64=1)
+	wsB64        bool       // v3 WebSocket: the same, on the WebSocket's request
+	pendingBin   bool       // v3: pending is in the binary payload format
 	ws           *loop.Conn // WebSocket transport
 	probe        *loop.Conn // WebSocket being probed for an upgrade
 	probeAcked   bool
@@ -468,11 +473,19 @@ func (s *Session) queue(p outPacket) {
 	}
 	if s.transport == transportWebSocket {
 		if p.binary {
+			if s.v3 {
+				s.writeBinaryV3(p.data)
+				return
+			}
 			s.ws.WriteFrame(ws.OpBinary, p.data, nil)
 		} else {
 			s.ws.WriteFrame(ws.OpText, packetDigit[p.typ], p.data)
 		}
 		return // the loop caps WebSocket output (MaxOutboundBytes) and reports "slow consumer"
+	}
+	if s.v3 {
+		s.queuePollingV3(p)
+		return
 	}
 	s.pending = codec.AppendPayloadPacket(s.pending, len(s.pending) == 0, p.typ, p.binary, p.data)
 	if len(s.pending) > s.srv.cfg.MaxBufferedBytes {
@@ -483,6 +496,10 @@ func (s *Session) queue(p outPacket) {
 // queuePrepared is queue for a prepared packet.
 func (s *Session) queuePrepared(p *Prepared) {
 	if s.state == stateClosed {
+		return
+	}
+	if s.v3 {
+		s.queuePreparedV3(p)
 		return
 	}
 	if s.transport == transportWebSocket {
@@ -555,15 +572,24 @@ func (s *Session) flushPolling() {
 	}
 	body := s.pending
 	s.pending = nil
+	if s.pendingBin {
+		s.pendingBin = false
+		s.answerPollAs(body, "application/octet-stream")
+		return
+	}
 	s.answerPoll(body)
 }
 
 // answerPoll sends body to the held GET, on its connection's loop.
 func (s *Session) answerPoll(body []byte) {
+	s.answerPollAs(body, "text/plain; charset=UTF-8")
+}
+
+func (s *Session) answerPollAs(body []byte, contentType string) {
 	c, extra := s.pollConn, s.pollExtra
 	s.pollConn, s.pollExtra = nil, nil
 	respondOn(s.owner.Load(), c, &loop.Response{
-		Status: 200, ContentType: "text/plain; charset=UTF-8",
+		Status: 200, ContentType: contentType,
 		Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: body,
 	})
 }
@@ -580,6 +606,10 @@ func respondOn(cur *loop.Loop, c *loop.Conn, r *loop.Response) {
 // startHeartbeat arms the first ping (owner loop).
 func (s *Session) startHeartbeat() {
 	s.hb.InitArg(s.owner.Load(), heartbeatFired, s)
+	if s.v3 { // the client pings: its silence closes the session
+		s.hb.Reset(s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout)
+		return
+	}
 	s.hb.Reset(s.srv.cfg.PingInterval)
 }
 
@@ -589,7 +619,7 @@ func (s *Session) onHeartbeat() {
 	if s.state == stateClosed {
 		return
 	}
-	if s.awaitingPong {
+	if s.awaitingPong || s.v3 {
 		s.close(ReasonPingTimeout, false)
 		return
 	}
@@ -608,7 +638,7 @@ func (s *Session) onHeartbeat() {
 // expired checks the pong deadline lazily, so a request that arrives just
 // after it never sees a session the timer has not yet closed.
 func (s *Session) expired() bool {
-	if s.state != stateClosed && s.awaitingPong && s.hb.Armed() && s.owner.Load().Now() >= s.hb.When() {
+	if s.state != stateClosed && (s.awaitingPong || s.v3) && s.hb.Armed() && s.owner.Load().Now() >= s.hb.When() {
 		s.close(ReasonPingTimeout, false)
 	}
 	return s.state == stateClosed
@@ -618,6 +648,10 @@ func (s *Session) expired() bool {
 func (s *Session) onPacket(p codec.Packet) {
 	switch p.Type {
 	case codec.PacketPong:
+		if s.v3 {
+			s.close(ReasonTransportError, false) // "invalid heartbeat direction"
+			return
+		}
 		if s.awaitingPong {
 			s.awaitingPong = false
 			s.hb.Reset(s.srv.cfg.PingInterval)
@@ -627,6 +661,10 @@ func (s *Session) onPacket(p codec.Packet) {
 			s.handler.OnMessage(s, p.Data, p.Binary)
 		}
 	case codec.PacketPing:
+		if s.v3 {
+			s.onPingV3()
+			return
+		}
 		s.close(ReasonTransportError, false) // v4: only the server pings ("invalid heartbeat direction")
 	case codec.PacketClose:
 		s.close(ReasonTransportClose, false)
@@ -669,9 +707,9 @@ func (s *Session) close(reason Reason, byServer bool) {
 		s.srv.sessions.del(s)
 	}
 	if s.pollConn != nil {
-		body := []byte{'1'}
+		body := s.ctlBody(bodyClose)
 		if reason == ReasonTransportClose { // the client's own close packet
-			body = []byte{'6'}
+			body = s.ctlBody(bodyNoop)
 		}
 		s.pending = nil
 		s.answerPoll(body)

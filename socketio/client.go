@@ -26,6 +26,7 @@ type client struct {
 	xdomain bool
 	joined  bool // a namespace was joined once (stops the connect timeout)
 	closed  bool
+	v3      bool // Engine.IO v3 / Socket.IO protocol v4 (eio3.go)
 
 	bin        *binaryPacket
 	binGen     uint32
@@ -84,6 +85,10 @@ func (s *Server) onEngineConnection(sess *engine.Session, r *loop.Request) {
 	l := sess.Loop()
 	c.connectTmr.InitArg(l, connectTimeoutFired, c)
 	c.connectTmr.Reset(s.opts.ConnectTimeout)
+	if isV3(sess) {
+		c.v3 = true
+		c.connectRootV3()
+	}
 }
 
 // connectTimeoutFired closes a connection that joined no namespace in
@@ -214,12 +219,14 @@ func (c *client) dispatch(p *codec.SIOPacket, attachments [][]byte) {
 var invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
 
 func (c *client) connect(p *codec.SIOPacket) {
-	name := string(p.Nsp)
-	if c.socket(p.Nsp) != nil {
+	name, auth := string(p.Nsp), p.Data
+	if c.v3 {
+		name, auth = v3Namespace(p.Nsp)
+	}
+	if c.socket([]byte(name)) != nil {
 		c.closeWith(ReasonForcedServerClose)
 		return
 	}
-	auth := p.Data
 	nsp := c.srv.acquireNamespace(name, auth)
 	if nsp == nil {
 		c.sendControl(codec.SIOConnectError, name, invalidNamespace)
@@ -230,7 +237,7 @@ func (c *client) connect(p *codec.SIOPacket) {
 		s.auth = append(json.RawMessage(nil), auth...)
 	}
 	var missed []*Packet
-	if c.srv.opts.Recovery != nil {
+	if c.srv.opts.Recovery != nil && !c.v3 {
 		if pid, offset := recoveryKeys(auth); pid != "" {
 			if sess, pkts, err := nsp.adapter.RestoreSession(pid, offset); err == nil && sess != nil {
 				s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
@@ -242,7 +249,9 @@ func (c *client) connect(p *codec.SIOPacket) {
 			s.pid = engine.NewID()
 		}
 	}
-	if !s.recovered {
+	if c.v3 {
+		s.id = v3SocketID(name, c.sess.ID())
+	} else if !s.recovered {
 		s.id = newSocketID()
 	}
 	c.sockets = append(c.sockets, s)
@@ -289,7 +298,11 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 		s.closing.Store(true)
 		s.endContext("connection refused")
 		s.releaseNamespace()
-		c.sendControl(codec.SIOConnectError, name, connectErrorPayload(err))
+		payload := connectErrorPayload(err)
+		if c.v3 {
+			payload = v3ConnectError(err)
+		}
+		c.sendControl(codec.SIOConnectError, name, payload)
 		return
 	}
 	if !c.joined {
@@ -316,12 +329,15 @@ func (c *client) finishConnect(s *Socket, err error, missed []*Packet) {
 		}
 		c.sess.SendPrepared(prep, false)
 	}
-	ack := append([]byte(`{"sid":`), jsonString(string(s.id))...)
-	if s.pid != "" {
-		ack = append(ack, `,"pid":`...)
-		ack = append(ack, jsonString(s.pid)...)
+	var ack []byte // protocol v4: an ack without payload
+	if !c.v3 {
+		ack = append([]byte(`{"sid":`), jsonString(string(s.id))...)
+		if s.pid != "" {
+			ack = append(ack, `,"pid":`...)
+			ack = append(ack, jsonString(s.pid)...)
+		}
+		ack = append(ack, '}')
 	}
-	ack = append(ack, '}')
 	c.sendControl(codec.SIOConnect, name, ack)
 	c.srv.notifyConnected(s) // observers first (hooks.go)
 	s.nsp.mu.RLock()

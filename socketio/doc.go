@@ -28,6 +28,12 @@
 // packet the parser refuses closes its client (ReasonParseError) and
 // counts in Stats.ParseErrors.
 //
+// Older clients. With Options.Engine.AllowEIO3, socket.io-client 2.x
+// (Engine.IO v3, Socket.IO protocol v4) connects too, served as socket.io
+// 4.8 serves it: connected to "/" at once, its namespace query as auth,
+// the Engine.IO sid as socket id, refusals as ERROR packets (eio3.go,
+// docs/EIO3.md). Handlers need no change.
+//
 // Clusters. The Adapter interface is what a cluster adapter (Redis)
 // implements, usually around a MemoryAdapter for the local part; remote
 // sockets (FetchSockets), broadcasts with acks counted per node, server-side

@@ -263,7 +263,7 @@ func (r *recoveryLog) broadcastParsed(a *MemoryAdapter, pr Parser, data []any, o
 		a.nsp.srv.opts.Logger.Warn("broadcast: the parser cannot encode a packet", "nsp", nsp, "err", err)
 		return // the batches go unposted, to the collector
 	}
-	*prep = *pp // not shared yet: the batches are posted below
+	prep.WS, prep.Polling = pp.WS, pp.Polling // not shared yet: the batches are posted below
 	lp.parsed.Store(prep)
 	r.append(logEntry{
 		seq: seq, at: time.Since(r.base), p: lp, size: len(prep.WS),

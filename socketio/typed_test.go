@@ -60,7 +60,7 @@ func TestTypedHandlersWithTheRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jsonEq(t, "typed ack", ack, `[{"ok":true,"echo":"general:hi","tags":2,"blobSize":3}]`)
+	jsonSame(t, "typed ack", ack, `[{"ok":true,"echo":"general:hi","tags":2,"blobSize":3}]`)
 
 	// A string where an object is expected, and no argument at all.
 	for _, c := range []struct {
@@ -74,7 +74,7 @@ func TestTypedHandlersWithTheRealClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jsonEq(t, "ack of an invalid argument", ack, c.want)
+		jsonSame(t, "ack of an invalid argument", ack, c.want)
 	}
 	if got := ts.srv.Stats().InvalidArgs; got != 2 {
 		t.Errorf("Stats().InvalidArgs = %d, want 2", got)
@@ -93,7 +93,7 @@ func TestTypedHandlersWithTheRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jsonEq(t, "once ack", ack, `["hello bob"]`)
+	jsonSame(t, "once ack", ack, `["hello bob"]`)
 	if _, err := n.Emit("a", "hello", "carol"); !errors.Is(err, testutil.ErrNoAck) {
 		t.Fatalf("a second hello after Once: %v, want no answer", err)
 	}
@@ -225,8 +225,8 @@ func TestSocketContextIsCancelledOnDisconnect(t *testing.T) {
 	c4.close()
 }
 
-// jsonEq compares JSON documents (key order and spacing aside).
-func jsonEq(t *testing.T, what string, got json.RawMessage, want string) {
+// jsonSame compares JSON documents (key order and spacing aside).
+func jsonSame(t *testing.T, what string, got json.RawMessage, want string) {
 	t.Helper()
 	var g, w any
 	if err := json.Unmarshal(got, &g); err != nil {

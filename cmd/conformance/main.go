@@ -8,6 +8,7 @@
 //	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent;
 //	            -parser msgpack: the clients use socket.io-msgpack-parser (default json)
 //	            with -admin-ui, also the admin UI's /admin namespace (no auth)
+//	            -allow-eio3 also lets Engine.IO v3 (socket.io-client 2.x) clients in
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -48,6 +49,7 @@ func main() {
 	redisURL := flag.String("redis", "", "cluster: Redis URL (redis://host:port)")
 	sharded := flag.Bool("sharded", false, "cluster: the sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
 	subMode := flag.String("sub-mode", redisadapter.Dynamic, "cluster: the sharded adapter's subscription mode: static, dynamic, dynamic-private")
+	allowEIO3 := flag.Bool("allow-eio3", false, "sio: also accept Engine.IO v3 / socket.io-client 2.x clients (engine.Config.AllowEIO3)")
 	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
 	adminUI := flag.Bool("admin-ui", false, "sio: the admin UI's /admin namespace, no auth (see adminui.go)")
 	flag.Parse()
@@ -76,6 +78,7 @@ func main() {
 				PingTimeout:       200 * time.Millisecond,
 				MaxHTTPBufferSize: 1e6,
 				CORS:              sioCORS(*adminUI),
+				AllowEIO3:         *allowEIO3,
 			},
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,

@@ -248,16 +248,23 @@ func interopDir(t testing.TB) string {
 // traffic when the test failed.
 func StartNodeClients(t testing.TB) *NodeClients {
 	t.Helper()
+	return startNodeDriver(t, "driver.mjs", "socket.io-client")
+}
+
+// startNodeDriver runs node test/interop/<script>, whose client package is
+// node_modules/<pkg>.
+func startNodeDriver(t testing.TB, scriptName, pkg string) *NodeClients {
+	t.Helper()
 	dir := interopDir(t)
 	const install = "run `make deps` (installs Node.js and npm with apt, then runs npm ci in test/interop)"
 	node, err := exec.LookPath("node")
 	if err != nil {
 		RequireDependency(t, "node clients: node is not on PATH", install)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
-		RequireDependency(t, "node clients: "+dir+"/node_modules/socket.io-client is missing (npm ci not run)", install)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+		RequireDependency(t, "node clients: "+dir+"/node_modules/"+pkg+" is missing (npm ci not run)", install)
 	}
-	script := filepath.Join(dir, "driver.mjs")
+	script := filepath.Join(dir, scriptName)
 	if _, err := os.Stat(script); err != nil {
 		t.Fatalf("testutil: %v", err)
 	}
