@@ -6,6 +6,8 @@
 //	-mode sio   the Socket.IO server of socketio/socket.io-protocol's test-suite: path
 //	            /socket.io/, ping 300/200 ms, connectTimeout 1 s, namespaces / and /custom
 //	            emitting "auth", "message" → "message-back", "message-with-ack" acked as sent
+//	            -compress turns permessage-deflate on with threshold 0 (every frame is
+//	            compressed for the clients that negotiate it)
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -47,6 +49,7 @@ func main() {
 	sharded := flag.Bool("sharded", false, "cluster: the sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
 	subMode := flag.String("sub-mode", redisadapter.Dynamic, "cluster: the sharded adapter's subscription mode: static, dynamic, dynamic-private")
 	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
+	compress := flag.Bool("compress", false, "sio: permessage-deflate on, threshold 0 (every frame compressed for the clients that offer it)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -73,6 +76,7 @@ func main() {
 				PingTimeout:       200 * time.Millisecond,
 				MaxHTTPBufferSize: 1e6,
 				CORS:              &engine.CORS{Origins: []string{"*"}},
+				PerMessageDeflate: deflateFlag(*compress),
 			},
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,
