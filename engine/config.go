@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"sio/codec"
 	"sio/loop"
 )
 
@@ -54,6 +55,39 @@ type Config struct {
 	// binary WebSocket messages): Session.Protocol tells them apart. Unlike
 	// Node, only EIO=3 selects v3; a missing or other EIO is still refused.
 	AllowEIO3 bool
+	// PerMessageDeflate turns WebSocket compression (RFC 7692) on for the
+	// clients that offer it; nil leaves it off, as Node's default
+	// perMessageDeflate: false. See Deflate.
+	PerMessageDeflate *Deflate
+}
+
+// Deflate configures permessage-deflate. It is always negotiated without
+// context takeover in either direction (server_no_context_takeover and
+// client_no_context_takeover in the answer): each message is compressed
+// or inflated on its own with a pooled compressor, so an idle connection
+// holds no compression state at all (Node's ws keeps a zlib context per
+// connection: socket.io#3477) and a broadcast is compressed once, for
+// every recipient. A client that insists on context takeover (ws with
+// clientNoContextTakeover: false) fails the handshake; one that limits the
+// server's window below 15 bits (server_max_window_bits) is answered
+// without compression.
+type Deflate struct {
+	// Threshold is the size in bytes from which a WebSocket frame (an
+	// Engine.IO packet, or one binary attachment) is compressed. Zero
+	// takes Node's 1024; a negative value compresses every frame (Node's
+	// threshold: 0).
+	Threshold int
+	// Level is the flate level, 1 (fastest) to 9 (smallest); zero or
+	// anything else takes the default (5).
+	Level int
+}
+
+func (d *Deflate) deflater() *codec.Deflater {
+	t := d.Threshold
+	if t == 0 {
+		t = 1024
+	}
+	return codec.NewDeflater(t, d.Level)
 }
 
 // ErrForbidden is the default AllowRequest refusal.

@@ -11,5 +11,11 @@
 // session upgrades, ownership moves to the WebSocket connection's loop.
 // Session.Send and Session.Close are safe from any goroutine.
 //
+// WebSocket compression (permessage-deflate, RFC 7692) is off unless
+// Config.PerMessageDeflate is set; it is then negotiated without context
+// takeover either way, so that no session keeps compression state and a
+// Prepared broadcast is compressed once for all its deflate recipients
+// (see Deflate). SendOptions.NoCompress is the compress(false) flag.
+//
 // engine must not import gnet: all socket work goes through package loop.
 package engine

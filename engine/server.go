@@ -45,6 +45,9 @@ func NewServer(cfg Config, opts loop.Options) *Server {
 	cfg.setDefaults()
 	opts.MaxBodyBytes = cfg.MaxHTTPBufferSize
 	opts.MaxMessageBytes = cfg.MaxHTTPBufferSize
+	if cfg.PerMessageDeflate != nil {
+		opts.Deflate = cfg.PerMessageDeflate.deflater()
+	}
 	s := &Server{cfg: cfg}
 	s.ls = loop.NewServer(s, opts)
 	s.loopOpts = s.ls.Options()
@@ -324,7 +327,7 @@ func (s *Server) handshake(c *loop.Conn, r *loop.Request, upgrade bool, extra []
 	open := codec.AppendHandshake(append(buf[:0], '0'), ss.id, upgrades,
 		s.cfg.PingInterval.Milliseconds(), s.cfg.PingTimeout.Milliseconds(), s.cfg.MaxHTTPBufferSize)
 	if upgrade {
-		c.WriteFrame(ws.OpText, open, nil)
+		c.WriteMessage(ws.OpText, open, nil, true) // compressed at threshold 0, as Node does
 	} else {
 		if v3 {
 			open = codec.AppendPayloadPacketV3(nil, codec.PacketOpen, false, open[1:])
@@ -671,7 +674,7 @@ func (s *Server) OnMessage(c *loop.Conn, binary bool, data []byte) {
 		if !binary && string(data) == "2probe" {
 			// Answered here, at once, as Node does: the client may go on
 			// (another request, "5") before the session's loop gets to it.
-			c.WriteFrame(ws.OpText, packetDigit[codec.PacketPong], probeReply)
+			c.WriteMessage(ws.OpText, packetDigit[codec.PacketPong], probeReply, true)
 		}
 		if !binary && string(data) == "5" {
 			ctx.upgrading = true
@@ -728,7 +731,7 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 		switch reason {
 		case loop.ReasonMessageTooLarge:
 			r = ReasonMessageTooBig
-		case loop.ReasonProtocolError, loop.ReasonInvalidUTF8, loop.ReasonTooManyFragments:
+		case loop.ReasonProtocolError, loop.ReasonInvalidUTF8, loop.ReasonInvalidDeflate, loop.ReasonTooManyFragments:
 			r = ReasonProtocolError
 		case loop.ReasonSlowConsumer:
 			r = ReasonSlowConsumer

@@ -52,9 +52,10 @@ const (
 )
 
 type outPacket struct {
-	typ    codec.PacketType
-	binary bool
-	data   []byte
+	typ        codec.PacketType
+	binary     bool
+	noCompress bool
+	data       []byte
 }
 
 // outItem is one entry of the cross-goroutine outbox: a message with its
@@ -66,6 +67,7 @@ type outItem struct {
 	prepared    *Prepared
 	binary      bool // text is a binary message (Send with binary=true)
 	volatile    bool
+	noCompress  bool // never compressed (permessage-deflate), whatever its size
 }
 
 // size is what the item costs while it waits: its bytes on the wire.
@@ -233,6 +235,21 @@ func (s *Session) SendMessage(text []byte, attachments [][]byte, volatile bool) 
 // into buf.B). It lets a hot path encode without allocating.
 func (s *Session) SendPooled(buf *bytebufferpool.ByteBuffer, text []byte, attachments [][]byte, volatile bool) {
 	s.push(outItem{text: text, attachments: attachments, pooled: buf, volatile: volatile})
+}
+
+// SendOptions are the flags of SendWith.
+type SendOptions struct {
+	// Volatile drops the message when the transport cannot take it at once.
+	Volatile bool
+	// NoCompress sends it uncompressed whatever its size (the compress(false)
+	// flag; see Config.PerMessageDeflate).
+	NoCompress bool
+}
+
+// SendWith is SendPooled (buf may be nil: then the session owns text and
+// attachments, as with SendMessage) with flags. Safe from any goroutine.
+func (s *Session) SendWith(buf *bytebufferpool.ByteBuffer, text []byte, attachments [][]byte, o SendOptions) {
+	s.push(outItem{text: text, attachments: attachments, pooled: buf, volatile: o.Volatile, noCompress: o.NoCompress})
 }
 
 // SendPrepared queues a prepared packet (see Prepared). Safe from any goroutine.
@@ -417,9 +434,9 @@ func (s *Session) writeBacklog(force bool) int {
 			case it.prepared != nil:
 				s.queuePrepared(it.prepared)
 			default:
-				s.queue(outPacket{typ: codec.PacketMessage, binary: it.binary, data: it.text})
+				s.queue(outPacket{typ: codec.PacketMessage, binary: it.binary, noCompress: it.noCompress, data: it.text})
 				for _, a := range it.attachments {
-					s.queue(outPacket{typ: codec.PacketMessage, binary: true, data: a})
+					s.queue(outPacket{typ: codec.PacketMessage, binary: true, noCompress: it.noCompress, data: a})
 				}
 			}
 		}
@@ -477,9 +494,9 @@ func (s *Session) queue(p outPacket) {
 				s.writeBinaryV3(p.data)
 				return
 			}
-			s.ws.WriteFrame(ws.OpBinary, p.data, nil)
+			s.ws.WriteMessage(ws.OpBinary, p.data, nil, !p.noCompress)
 		} else {
-			s.ws.WriteFrame(ws.OpText, packetDigit[p.typ], p.data)
+			s.ws.WriteMessage(ws.OpText, packetDigit[p.typ], p.data, !p.noCompress)
 		}
 		return // the loop caps WebSocket output (MaxOutboundBytes) and reports "slow consumer"
 	}
@@ -503,7 +520,7 @@ func (s *Session) queuePrepared(p *Prepared) {
 		return
 	}
 	if s.transport == transportWebSocket {
-		s.ws.WriteRaw(p.WS)
+		s.ws.WriteRaw(p.wsFor(s.ws))
 		return
 	}
 	if len(s.pending) > 0 {

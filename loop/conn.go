@@ -75,7 +75,14 @@ type Conn struct {
 
 	refuse     uint16 // admission refused: the status to answer the first request with
 	retryAfter uint16 // seconds, with refuse
+
+	ext uint8 // WebSocket extension state (extDeflate, extFragDeflated)
 }
+
+const (
+	extDeflate      uint8 = 1 << iota // permessage-deflate was negotiated
+	extFragDeflated                   // the fragmented message in progress is compressed
+)
 
 // Loop returns the loop that owns c. Safe from any goroutine.
 func (c *Conn) Loop() *Loop { return c.loop }
@@ -512,6 +519,14 @@ func (c *Conn) AcceptWebSocket(req *Request) bool {
 		b.B = append(b.B, "\r\nSec-WebSocket-Protocol: "...)
 		b.B = append(b.B, proto...)
 	}
+	if d := c.loop.srv.opts.Deflate; d != nil && len(req.WSExtensions) > 0 {
+		if params, ok := codec.NegotiateDeflate(req.WSExtensions); ok {
+			b.B = append(b.B, "\r\nSec-WebSocket-Extensions: "...)
+			b.B = codec.AppendDeflateResponse(b.B, params)
+			c.ext = extDeflate
+			c.loop.srv.stats.deflate.Add(1)
+		}
+	}
 	b.B = append(b.B, "\r\n\r\n"...)
 	c.flags &^= flagAwaiting | flagCloseAfter
 	c.state = stateWS
@@ -534,6 +549,34 @@ func (c *Conn) WriteFrame(op ws.OpCode, p1, p2 []byte) {
 	b.B = codec.AppendFrameHeader(b.B, op, len(p1)+len(p2))
 	b.B = append(b.B, p1...)
 	b.B = append(b.B, p2...)
+	if len(b.B) >= earlyFlushBytes {
+		c.FlushNow()
+	}
+}
+
+// Deflate reports whether c negotiated permessage-deflate: WriteMessage
+// compresses for it, and WriteRaw takes frames compressed by the server's
+// Options.Deflate.
+func (c *Conn) Deflate() bool { return c.ext&extDeflate != 0 }
+
+// WriteMessage is WriteFrame for a data message (text or binary) that is
+// compressed when c negotiated permessage-deflate, compress is set and the
+// payload reaches Options.Deflate's threshold.
+func (c *Conn) WriteMessage(op ws.OpCode, p1, p2 []byte, compress bool) {
+	if c.ext&extDeflate == 0 || !compress {
+		c.WriteFrame(op, p1, p2)
+		return
+	}
+	d := c.loop.srv.opts.Deflate
+	if !d.Compresses(len(p1) + len(p2)) {
+		c.WriteFrame(op, p1, p2)
+		return
+	}
+	if c.state != stateWS || c.flags&(flagClosed|flagClosing) != 0 {
+		return
+	}
+	b := c.buf()
+	b.B = d.AppendFrame(b.B, op, p1, p2)
 	if len(b.B) >= earlyFlushBytes {
 		c.FlushNow()
 	}
@@ -718,7 +761,13 @@ func (c *Conn) serveWS() {
 			c.wsNeed = int32(n + 1)
 			return
 		}
-		if err := codec.CheckClientHeader(h, c.flags&flagFragmented != 0); err != nil {
+		compressed := false
+		if c.ext&extDeflate != 0 {
+			compressed, err = codec.CheckClientHeaderDeflate(h, c.flags&flagFragmented != 0)
+		} else {
+			err = codec.CheckClientHeader(h, c.flags&flagFragmented != 0)
+		}
+		if err != nil {
 			c.failWS(ws.StatusProtocolError, ReasonProtocolError)
 			return
 		}
@@ -749,13 +798,19 @@ func (c *Conn) serveWS() {
 			b.B = codec.AppendCloseFrame(b.B, code, "")
 			c.CloseGracefully(ReasonPeerClosed)
 		case ws.OpText, ws.OpBinary:
-			if h.Fin {
+			switch {
+			case h.Fin && compressed:
+				c.deliverDeflated(h.OpCode, payload)
+			case h.Fin:
 				c.deliver(h.OpCode, payload)
-			} else {
+			default:
 				c.frag = bytebufferpool.Get()
 				c.frag.B = append(c.frag.B[:0], payload...)
 				c.fragOp, c.fragCount = h.OpCode, 1
 				c.flags |= flagFragmented
+				if compressed {
+					c.ext |= extFragDeflated
+				}
 			}
 		case ws.OpContinuation:
 			c.fragCount++
@@ -772,7 +827,12 @@ func (c *Conn) serveWS() {
 				frag := c.frag
 				c.frag = nil
 				c.flags &^= flagFragmented
-				c.deliver(c.fragOp, frag.B)
+				if c.ext&extFragDeflated != 0 {
+					c.ext &^= extFragDeflated
+					c.deliverDeflated(c.fragOp, frag.B)
+				} else {
+					c.deliver(c.fragOp, frag.B)
+				}
 				bytebufferpool.Put(frag)
 			}
 		}
@@ -786,6 +846,28 @@ func (c *Conn) deliver(op ws.OpCode, data []byte) {
 		return
 	}
 	c.loop.srv.h.OnMessage(c, op == ws.OpBinary, data)
+}
+
+// deliverDeflated inflates a compressed message into a pooled buffer,
+// never past Options.MaxMessageBytes (a deflate bomb is closed with 1009,
+// invalid data with 1007, as Node's ws does), and delivers it.
+func (c *Conn) deliverDeflated(op ws.OpCode, data []byte) {
+	srv := c.loop.srv
+	buf := bytebufferpool.Get()
+	out, err := codec.Inflate(buf.B[:0], data, srv.opts.MaxMessageBytes)
+	buf.B = out
+	switch err {
+	case nil:
+		srv.stats.inflated.Add(1)
+		c.deliver(op, out)
+	case codec.ErrInflateTooLarge:
+		c.failWS(ws.StatusMessageTooBig, ReasonMessageTooLarge)
+	default:
+		c.failWS(ws.StatusInvalidFramePayloadData, ReasonInvalidDeflate)
+	}
+	if cap(buf.B) <= 64<<10 { // a large message's buffer is not kept for every later one
+		bytebufferpool.Put(buf)
+	}
 }
 
 // failWS closes the WebSocket with a status code after a protocol violation.

@@ -22,6 +22,7 @@ const (
 	ReasonTimeout                      // a stage timed out
 	ReasonRefused                      // admission control refused it (429/503)
 	ReasonRateLimited                  // the peer exceeded a rate limit
+	ReasonInvalidDeflate               // WebSocket compressed data that does not inflate (1007)
 	numReasons
 )
 
@@ -29,6 +30,7 @@ var reasonNames = [numReasons]string{
 	"none", "peer closed", "io error", "server closed", "bad request", "header too large",
 	"body too large", "protocol error", "message too large", "too many fragments",
 	"invalid utf8", "slow consumer", "panic", "shutdown", "timeout", "refused", "rate limited",
+	"invalid deflate",
 }
 
 func (r CloseReason) String() string {

@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"sio/codec"
 	"sio/limits"
 )
 
@@ -79,7 +80,14 @@ type Options struct {
 	// or X-Forwarded-Proto. Requests from anyone else have those headers
 	// ignored.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// Deflate, if set, turns permessage-deflate (RFC 7692) on: it is
+	// negotiated with WebSocket clients that offer it, always without
+	// context takeover either way, so that no connection keeps compression
+	// state between messages. Compressed messages from clients are
+	// inflated up to MaxMessageBytes; what the server compresses is up to
+	// its writer (Conn.WriteMessage, Conn.WriteRaw). Off when nil.
+	Deflate *codec.Deflater
+	Logger  *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -150,6 +158,8 @@ type stats struct {
 	headTimeouts     atomic.Int64
 	pauses           atomic.Int64
 	pauseUnavailable atomic.Int64
+	deflate          atomic.Int64
+	inflated         atomic.Int64
 	closed           [numReasons]atomic.Int64
 }
 
@@ -313,7 +323,11 @@ type Stats struct {
 	// Pauses the times a connection's input was paused (Conn.PauseInput),
 	// PauseUnavailable those it could not be.
 	PostWaits, HeadTimeouts, Pauses, PauseUnavailable int64
-	Closed                                            map[string]int64 // by CloseReason name
+	// Deflate counts the WebSocket connections that negotiated
+	// permessage-deflate (Options.Deflate); Inflated the compressed
+	// messages received and inflated.
+	Deflate, Inflated int64
+	Closed            map[string]int64 // by CloseReason name
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -323,6 +337,7 @@ func (s *Server) Stats() Stats {
 		Writes: s.stats.writes.Load(), Panics: s.stats.panics.Load(), Refused: s.stats.refused.Load(),
 		PostWaits: s.stats.postWaits.Load(), HeadTimeouts: s.stats.headTimeouts.Load(),
 		Pauses: s.stats.pauses.Load(), PauseUnavailable: s.stats.pauseUnavailable.Load(),
+		Deflate: s.stats.deflate.Load(), Inflated: s.stats.inflated.Load(),
 		Closed: make(map[string]int64, numReasons),
 	}
 	for r := CloseReason(1); r < numReasons; r++ {

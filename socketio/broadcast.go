@@ -53,7 +53,9 @@ func (b *BroadcastOperator) Local() *BroadcastOperator {
 	return c
 }
 
-// Compress sets the compress flag (forwarded to other nodes; no local effect).
+// Compress sets the compress flag: false sends the packet uncompressed to
+// the clients that negotiated permessage-deflate (see Socket.Compress). It
+// is forwarded to other nodes.
 func (b *BroadcastOperator) Compress(v bool) *BroadcastOperator {
 	c := b.clone()
 	c.flags.Compress = &v

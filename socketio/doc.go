@@ -34,6 +34,12 @@
 // the Engine.IO sid as socket id, refusals as ERROR packets (eio3.go,
 // docs/EIO3.md). Handlers need no change.
 //
+// Compression. With Options.Engine.PerMessageDeflate set (off by default,
+// as in Node), WebSocket frames from its Threshold up are compressed for
+// the clients that negotiated permessage-deflate; Socket.Compress(false),
+// BroadcastOperator.Compress(false) and Namespace.Compress(false) send
+// uncompressed. A broadcast is compressed once for all its recipients.
+//
 // Clusters. The Adapter interface is what a cluster adapter (Redis)
 // implements, usually around a MemoryAdapter for the local part; remote
 // sockets (FetchSockets), broadcasts with acks counted per node, server-side

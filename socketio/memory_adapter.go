@@ -399,6 +399,7 @@ func (a *MemoryAdapter) Deliver(p *Packet, opts *BroadcastOptions) int {
 		a.nsp.srv.opts.Logger.Warn("broadcast: cannot encode arguments", "nsp", p.Nsp, "err", err)
 		return 0
 	}
+	prep = opts.Flags.prepared(prep)
 	var sel selection
 	a.mu.RLock()
 	a.selectLocked(opts, &sel)
@@ -423,6 +424,7 @@ func (a *MemoryAdapter) DeliverWithAck(p *Packet, opts *BroadcastOptions, client
 		clientCount(0)
 		return
 	}
+	prep = opts.Flags.prepared(prep)
 	var sel selection
 	a.mu.RLock()
 	a.selectLocked(opts, &sel)

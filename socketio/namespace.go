@@ -162,7 +162,7 @@ func (n *Namespace) Volatile() *BroadcastOperator { return n.op().Volatile() }
 // Local keeps a broadcast on this node.
 func (n *Namespace) Local() *BroadcastOperator { return n.op().Local() }
 
-// Compress sets the compress flag (kept for API parity; compression is off).
+// Compress sets the compress flag of a broadcast (see BroadcastOperator.Compress).
 func (n *Namespace) Compress(c bool) *BroadcastOperator { return n.op().Compress(c) }
 
 // Timeout sets the ack timeout of a broadcast.

@@ -98,6 +98,7 @@ func (r *recoveryLog) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOpti
 	pollAt := 1 + inText
 	lp := &Packet{Nsp: p.Nsp, Data: data, ID: -1}
 	lp.prepared.Store(prep)
+	prep = opts.Flags.prepared(prep) // shares the bytes: the offset patched below reaches both
 
 	var sel selection
 	a.mu.RLock()

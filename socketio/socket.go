@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sio/codec"
+	"sio/engine"
 	"sio/limits"
 	"sio/loop"
 )
@@ -399,8 +400,13 @@ func (s *Socket) Timeout(d time.Duration) *SocketEmitter {
 // transport cannot take them at once.
 func (s *Socket) Volatile() *SocketEmitter { return &SocketEmitter{s: s, f: emitFlags{volatile: true}} }
 
-// Compress returns an emitter with the compress flag (no effect: compression is off).
-func (s *Socket) Compress(bool) *SocketEmitter { return &SocketEmitter{s: s} }
+// Compress returns an emitter with the compress flag: false sends the
+// packet uncompressed over a WebSocket that negotiated permessage-deflate
+// (engine.Config.PerMessageDeflate); true, the default, compresses the
+// frames that reach the threshold.
+func (s *Socket) Compress(v bool) *SocketEmitter {
+	return &SocketEmitter{s: s, f: emitFlags{noCompress: !v}}
+}
 
 // Broadcast returns an operator that reaches every socket of the namespace
 // but this one.
@@ -455,8 +461,9 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 }
 
 type emitFlags struct {
-	volatile bool
-	timeout  time.Duration
+	volatile   bool
+	noCompress bool
+	timeout    time.Duration
 }
 
 func isReserved(event string) bool { return codec.IsReservedEvent([]byte(event)) }
@@ -501,7 +508,7 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 		// With recovery, a socket emit is a broadcast to the socket's own
 		// room so that it gets an offset and can be replayed (as in Node).
 		s.nsp.adapter.Broadcast(&Packet{Nsp: s.nsp.name, Data: data, ID: -1},
-			&BroadcastOptions{Rooms: []Room{Room(s.id)}, Flags: BroadcastFlags{Local: true}})
+			&BroadcastOptions{Rooms: []Room{Room(s.id)}, Flags: BroadcastFlags{Local: true, Compress: f.compressFlag()}})
 		return nil
 	}
 	if pr := s.nsp.srv.opts.Parser; pr != nil {
@@ -511,7 +518,7 @@ func (s *Socket) emit(f emitFlags, event string, args []any) error {
 	if err != nil {
 		return err
 	}
-	s.client.sess.SendPooled(buf, text, att, f.volatile)
+	s.client.sess.SendWith(buf, text, att, engine.SendOptions{Volatile: f.volatile, NoCompress: f.noCompress})
 	return nil
 }
 
@@ -581,7 +588,7 @@ func (s *Socket) emitAck(f emitFlags, event string, args []any, ack AckHandler) 
 		s.cancelAck(id, pa)
 		return 0, err
 	}
-	s.client.sess.SendPooled(buf, text, att, f.volatile)
+	s.client.sess.SendWith(buf, text, att, engine.SendOptions{Volatile: f.volatile, NoCompress: f.noCompress})
 	return id, nil
 }
 

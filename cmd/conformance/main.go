@@ -9,6 +9,8 @@
 //	            -parser msgpack: the clients use socket.io-msgpack-parser (default json)
 //	            with -admin-ui, also the admin UI's /admin namespace (no auth)
 //	            -allow-eio3 also lets Engine.IO v3 (socket.io-client 2.x) clients in
+//	            -compress turns permessage-deflate on with threshold 0 (every frame is
+//	            compressed for the clients that negotiate it)
 //	-mode wsecho our WebSocket layer alone as an echo server on any path (text as text,
 //	            binary as binary), for standard WebSocket conformance suites (e.g. Autobahn)
 //	-mode cluster -redis URL [-sharded] [-sub-mode static|dynamic|dynamic-private] [-id NAME]
@@ -52,6 +54,7 @@ func main() {
 	allowEIO3 := flag.Bool("allow-eio3", false, "sio: also accept Engine.IO v3 / socket.io-client 2.x clients (engine.Config.AllowEIO3)")
 	id := flag.String("id", "", "cluster: this node's name (socket.data.node, the answer to \"hello\"; default hostname-pid)")
 	adminUI := flag.Bool("admin-ui", false, "sio: the admin UI's /admin namespace, no auth (see adminui.go)")
+	compress := flag.Bool("compress", false, "sio: permessage-deflate on, threshold 0 (every frame compressed for the clients that offer it)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -79,6 +82,7 @@ func main() {
 				MaxHTTPBufferSize: 1e6,
 				CORS:              sioCORS(*adminUI),
 				AllowEIO3:         *allowEIO3,
+				PerMessageDeflate: deflateFlag(*compress),
 			},
 			Listen:         loop.Options{Addr: *addr, Logger: log},
 			ConnectTimeout: time.Second,
