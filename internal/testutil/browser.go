@@ -3,7 +3,6 @@ package testutil
 import (
 	"context"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -16,16 +15,7 @@ import (
 // so pages that link to CDNs (the admin UI's fonts) load at once.
 func Browser(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		RequireDependency(t, "chromium is not installed", "run `make deps` (apt-get install chromium)")
-	}
+	bin := chromiumPath(t)
 	// Its own profile directory, removed after the browser is gone
 	// (Chromium's helpers may still write to it for a moment).
 	profile, err := os.MkdirTemp("", "sio-admin-chromium-")

@@ -31,16 +31,7 @@ import (
 // chromium fails the test; elsewhere it skips.
 func ScriptsRun(t testing.TB, fragments []string) []int {
 	t.Helper()
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		RequireDependency(t, "chromium is not installed", "run `make deps` (apt-get install chromium)")
-	}
+	bin := chromiumPath(t)
 	var mu sync.Mutex
 	ran := map[int]bool{}
 	done := make(chan struct{})
@@ -196,4 +187,18 @@ func XSSCorpus(t testing.TB) []string {
 		out = append(out, s.String())
 	}
 	return out
+}
+
+// chromiumPath finds headless Chromium (Debian's chromium, or another
+// build's name). Under CI=true a missing one fails the test; elsewhere it
+// skips.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	RequireDependency(t, "chromium is not installed", "run `make deps` (apt-get install chromium)")
+	return ""
 }
