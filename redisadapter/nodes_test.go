@@ -87,7 +87,24 @@ func connect(t *testing.T, nc *testutil.NodeClients, id string, n *goNode, rooms
 	if err != nil {
 		t.Fatalf("connect %s to %s: %v", id, n.name, err)
 	}
+	if len(rooms) > 0 {
+		settled(t, n)
+	}
 	return sid
+}
+
+// settled waits until n has subscribed the channels of its rooms. In the
+// sharded dynamic modes a node subscribes a room's channel on the room's
+// first local join, asynchronously (as Node's adapter does), and a
+// broadcast to that one room goes to that channel only: sent from another
+// node before the subscription is live, it would not reach n.
+func settled(t *testing.T, n *goNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := n.cluster.Ready(ctx); err != nil {
+		t.Fatalf("%s: subscriptions not in place: %v (%+v)", n.name, err, n.cluster.Stats())
+	}
 }
 
 func expect(t *testing.T, nc *testutil.NodeClients, id, event, args string) {
@@ -182,6 +199,7 @@ func TestTwoNodesEveryOperation(t *testing.T) {
 				}
 				return nil
 			})
+			settled(t, nb) // the join is done on B; its "blue" channel may not be
 			_ = na.srv.To("blue").Emit("blue")
 			expect(t, nc, "b1", "blue", `[]`)
 			_ = remote.Emit("direct", "hi")
