@@ -225,8 +225,14 @@ func TestEIO3ClientRoomsWithV4Client(t *testing.T) {
 			if _, err := v2.Connect("old", testutil.ClientOptions{URL: a.url, Transports: m.transports}); err != nil {
 				t.Fatal(err)
 			}
+			if p := a.next(t).Protocol(); p != 3 {
+				t.Errorf("a 2.x client's Protocol() = %d, want 3", p)
+			}
 			if _, err := v4.Connect("new", testutil.ClientOptions{URL: a.url, Transports: m.transports}); err != nil {
 				t.Fatal(err)
+			}
+			if p := a.next(t).Protocol(); p != 4 {
+				t.Errorf("a 4.x client's Protocol() = %d, want 4", p)
 			}
 			if _, err := v2.Connect("out", testutil.ClientOptions{URL: a.url, Transports: m.transports}); err != nil {
 				t.Fatal(err)

@@ -225,6 +225,12 @@ func (s *Socket) Recovered() bool { return s.recovered }
 // Transport is "polling" or "websocket".
 func (s *Socket) Transport() string { return s.client.sess.Transport() }
 
+// Protocol is the client's Engine.IO protocol revision (Node's
+// socket.conn.protocol): 4, or 3 for socket.io-client 2.x
+// (engine.Config.AllowEIO3), whose apps pass their credentials in the query
+// (Handshake.Query) since that protocol has no auth payload for "/".
+func (s *Socket) Protocol() int { return s.client.sess.Protocol() }
+
 // Data returns the application data attached to the socket.
 func (s *Socket) Data() any {
 	s.mu.Lock()
