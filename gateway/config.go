@@ -53,6 +53,15 @@ type Config struct {
 
 	ReusePort bool // REUSE_PORT: SO_REUSEPORT, several processes on one port
 	Dev       bool // -dev: generate a secret, log tokens, allow any origin
+
+	// Clients and tools migrating from Node (docs/OPERATIONS.md).
+	AllowEIO3         bool   // ALLOW_EIO3: socket.io-client 2.x (Engine.IO v3) too
+	PerMessageDeflate bool   // PER_MESSAGE_DEFLATE: WebSocket compression of messages ≥ 1 KiB
+	ServeClient       string // SERVE_CLIENT: directory of socket.io-client's dist, served at <path>socket.io.js…
+	AdminUI           bool   // ADMIN_UI: the /admin namespace of @socket.io/admin-ui
+	AdminUIUsername   string // ADMIN_UI_USERNAME
+	AdminUIPassword   string // ADMIN_UI_PASSWORD_HASH: bcrypt hash of the admin UI's password
+	AdminUIReadOnly   bool   // ADMIN_UI_READONLY: the UI may look but not join, leave or disconnect
 }
 
 // Defaults returns the configuration with nothing set.
@@ -163,8 +172,26 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	dur(&c.TypingTimeout, "typing-timeout", "TYPING_TIMEOUT", "typing ends by itself after this")
 	num(&c.MaxViolations, "max-rate-violations", "MAX_RATE_VIOLATIONS", "rate-limited events in a row before disconnect")
 	num(&c.MaxHeapMB, "max-heap-mb", "MAX_HEAP_MB", "heap size that triggers emergency mode (0: off)")
-	c.ReusePort = env("REUSE_PORT") == "1" || env("REUSE_PORT") == "true"
-	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "SO_REUSEPORT: several processes on one port (env REUSE_PORT)")
+	boolean := func(p *bool, flagName, envName, usage string) {
+		switch v := strings.ToLower(env(envName)); v {
+		case "":
+		case "1", "true", "yes", "on":
+			*p = true
+		case "0", "false", "no", "off":
+			*p = false
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", envName, v))
+		}
+		fs.BoolVar(p, flagName, *p, usage+" (env "+envName+")")
+	}
+	boolean(&c.ReusePort, "reuseport", "REUSE_PORT", "SO_REUSEPORT: several processes on one port")
+	boolean(&c.AllowEIO3, "allow-eio3", "ALLOW_EIO3", "also accept socket.io-client 2.x (Engine.IO v3)")
+	boolean(&c.PerMessageDeflate, "per-message-deflate", "PER_MESSAGE_DEFLATE", "permessage-deflate for WebSocket messages of 1 KiB or more")
+	str(&c.ServeClient, "serve-client", "SERVE_CLIENT", "directory of socket.io-client's dist (make client-dist), served under the Socket.IO path")
+	boolean(&c.AdminUI, "admin-ui", "ADMIN_UI", "the /admin namespace of @socket.io/admin-ui")
+	str(&c.AdminUIUsername, "admin-ui-username", "ADMIN_UI_USERNAME", "admin UI username")
+	secret(&c.AdminUIPassword, "admin-ui-password-hash", "ADMIN_UI_PASSWORD_HASH", "bcrypt hash of the admin UI password")
+	boolean(&c.AdminUIReadOnly, "admin-ui-readonly", "ADMIN_UI_READONLY", "the admin UI may not join, leave or disconnect sockets")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: generated secret, printed tokens, any origin")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -227,9 +254,22 @@ func (c *Config) check() error {
 		return errors.New("durations must be positive")
 	case c.BackendConcurrency < 1:
 		return fmt.Errorf("BACKEND_CONCURRENCY=%d: at least 1", c.BackendConcurrency)
+	case (c.AdminUIUsername == "") != (c.AdminUIPassword == ""):
+		return errors.New("ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH go together")
+	case c.AdminUIPassword != "" && !c.AdminUI:
+		return errors.New("ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH are set but ADMIN_UI is not")
+	}
+	if c.ServeClient != "" {
+		if st, err := os.Stat(c.ServeClient); err != nil || !st.IsDir() {
+			return fmt.Errorf("SERVE_CLIENT=%q: not a directory (make client-dist builds one)", c.ServeClient)
+		}
 	}
 	return nil
 }
+
+// ErrAdminUIOpen is why the server refuses an admin UI without a password
+// outside -dev: anyone reaching the port could disconnect every client.
+var ErrAdminUIOpen = errors.New("ADMIN_UI without ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH is allowed in -dev only")
 
 // KeyConfigured reports whether a verification key is configured.
 func (c *Config) KeyConfigured() bool {

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sio/admin"
 	"sio/engine"
 	"sio/limits"
 	"sio/loop"
@@ -55,6 +56,7 @@ type Gateway struct {
 	cfg     Config
 	log     *slog.Logger
 	io      *socketio.Server
+	admin   *admin.Admin // ADMIN_UI; nil without
 	auth    *Verifier
 	backend *Backend
 	metrics *Metrics
@@ -102,6 +104,9 @@ type Gateway struct {
 func New(cfg Config, opts Options) (*Gateway, error) {
 	if !cfg.KeyConfigured() {
 		return nil, ErrNoKey
+	}
+	if cfg.AdminUI && cfg.AdminUIPassword == "" && !cfg.Dev {
+		return nil, ErrAdminUIOpen
 	}
 	log := opts.Logger
 	if log == nil {
@@ -194,13 +199,20 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	case len(cfg.AllowedOrigins) > 0:
 		cors = &engine.CORS{Origins: cfg.AllowedOrigins, Credentials: true}
 	}
+	var deflate *engine.Deflate
+	if cfg.PerMessageDeflate {
+		deflate = &engine.Deflate{} // Node's threshold, 1 KiB
+	}
 	g.io = socketio.NewServer(socketio.Options{
 		Engine: engine.Config{
-			Path:         cfg.Path,
-			CORS:         cors,
-			AllowRequest: g.allowRequest,
-			Fallback:     g.serveHTTP,
+			Path:              cfg.Path,
+			CORS:              cors,
+			AllowRequest:      g.allowRequest,
+			Fallback:          g.serveHTTP,
+			AllowEIO3:         cfg.AllowEIO3,
+			PerMessageDeflate: deflate,
 		},
+		ServeClient: cfg.ServeClient,
 		Listen: loop.Options{
 			Addr:           cfg.Addr(),
 			ReusePort:      cfg.ReusePort,
@@ -213,6 +225,20 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	nsp := g.io.Sockets()
 	nsp.Use(g.authenticate)
 	nsp.OnConnection(g.connected)
+	if cfg.AdminUI {
+		ao := admin.Options{ReadOnly: cfg.AdminUIReadOnly, ServerID: cfg.ServerID}
+		if cfg.AdminUIPassword != "" {
+			ao.Auth = &admin.BasicAuth{Username: cfg.AdminUIUsername, PasswordHash: cfg.AdminUIPassword}
+		} else {
+			log.Warn("the admin UI needs no password (-dev): anyone reaching the port can disconnect every client")
+		}
+		a, err := admin.Instrument(g.io, ao)
+		if err != nil {
+			g.closeCluster()
+			return nil, fmt.Errorf("ADMIN_UI: %w", err)
+		}
+		g.admin = a
+	}
 	if g.cluster != nil {
 		g.registerClusterEvents()
 		g.metrics.registerRedis(g.redisHealth)
@@ -249,7 +275,8 @@ func (g *Gateway) Start() error {
 	}
 	g.log.Info("gateway listening", "addr", g.Addr(), "path", g.cfg.Path,
 		"auth", g.authMode(), "backend", g.cfg.BackendURL != "", "rateLimits", g.cfg.RateLimits.String(),
-		"redis", g.cluster != nil)
+		"redis", g.cluster != nil, "allowEIO3", g.cfg.AllowEIO3, "perMessageDeflate", g.cfg.PerMessageDeflate,
+		"serveClient", g.cfg.ServeClient != "", "adminUI", g.admin != nil)
 	return nil
 }
 
@@ -290,6 +317,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	// whose adapters are not closing.
 	g.abandonPresence(ctx)
 	err := g.io.Close(ctx)
+	if g.admin != nil {
+		g.admin.Close()
+	}
 	g.stopOnce.Do(func() { close(g.stop) })
 	g.bg.Wait()
 	g.typing.stopAll()
@@ -352,6 +382,9 @@ func (g *Gateway) originAllowed(origin, host string) bool {
 func (g *Gateway) authenticate(s *socketio.Socket, next func(error)) {
 	h := s.Handshake()
 	token := bearer(h)
+	if token == "" && s.Protocol() == 3 {
+		token = h.Query("token") // socket.io-client 2.x: io(url, {query: {token}})
+	}
 	addr := h.Address
 	g.inflight.Add(1)
 	go func() {
