@@ -426,7 +426,29 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 	case len(ss.pending) > 0:
 		ss.flushPolling()
 	case ss.probe != nil && ss.probeAcked:
-		ss.answerPoll(ss.ctlBody(bodyNoop)) // upgrading: release the poll at once
+		// Upgrading, and this GET came after "3probe" went out. A client
+		// sends "5" only once its last poll has returned, so it may be
+		// waiting for this one (it was sent before "3probe" arrived):
+		// released with a noop after upgradePollHold, as Node's 100 ms
+		// check does. A "5" read meanwhile shows that nobody waits for
+		// it, and completeUpgrade refuses it, as every poll from then on
+		// (answered at once, it would succeed where the same GET a moment
+		// later fails: the official suites' "ignores HTTP requests with
+		// same sid after upgrade" sends the two together).
+		ss.pollRelease.arm(ss.owner.Load(), ss.releasePoll, upgradePollHold)
+	}
+}
+
+// upgradePollHold bounds how long a GET that came during an upgrade is
+// held before it is released with a noop (Node's check interval). A
+// variable for the tests only (export_test.go).
+var upgradePollHold = 100 * time.Millisecond
+
+// releasePoll answers a GET held during an upgrade with a noop (owner loop).
+func (ss *Session) releasePoll() {
+	ss.pollRelease.stop()
+	if ss.pollConn != nil && ss.state == stateOpen && ss.transport == transportPolling {
+		ss.answerPoll(ss.ctlBody(bodyNoop))
 	}
 }
 
@@ -559,8 +581,14 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 // ownership to the WebSocket's loop.
 func (ss *Session) completeUpgrade(c *loop.Conn) {
 	ss.upgradeTimer.stop()
+	ss.pollRelease.stop()
 	if ss.pollConn != nil {
-		ss.answerPoll(ss.ctlBody(bodyNoop))
+		// It came after "3probe" (the poll held then was released), and
+		// the client sent "5" without waiting for it: refused, as every
+		// poll from now on.
+		pc, extra := ss.pollConn, ss.pollExtra
+		ss.pollConn, ss.pollExtra = nil, nil
+		ss.badRequest(pc, extra)
 	}
 	ss.probe = nil
 	ss.transport = transportWebSocket

@@ -113,6 +113,7 @@ type Session struct {
 	awaitingPong bool
 	hb           loop.Timer // next ping, or the pong deadline
 	upgradeTimer lazyTimer  // armed while a probe WebSocket waits for "5"
+	pollRelease  lazyTimer  // armed while a GET that came after "3probe" is held (upgradePollHold)
 	closeTimer   lazyTimer  // armed while a server close waits for a GET
 	closeReason  Reason
 	straggler    bool // closed by the client; one late GET is still answered "6"
@@ -712,6 +713,7 @@ func (s *Session) close(reason Reason, byServer bool) {
 	s.state = stateClosed
 	s.hb.Stop()
 	s.upgradeTimer.stop()
+	s.pollRelease.stop()
 	s.closeTimer.stop()
 	cur := s.owner.Load()
 	if reason == ReasonTransportClose && s.transport == transportPolling && s.pollConn == nil {
