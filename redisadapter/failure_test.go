@@ -261,3 +261,65 @@ func TestPublishBreaker(t *testing.T) {
 		t.Fatalf("stats after the probe %+v", st)
 	}
 }
+
+// A Redis Cluster master killed and restarted during traffic (the slots
+// it serves are down, and after cluster-node-timeout the whole cluster
+// refuses commands): local delivery never stops, what was emitted
+// meanwhile waits in the outbox, and it reaches the other node in order
+// and once when the master is back with its slots. In the sharded format
+// the master killed is the one whose slot holds the namespace's channel.
+func TestRedisClusterMasterKilledAndRestarted(t *testing.T) {
+	for _, m := range []struct {
+		name    string
+		sharded bool
+	}{{"classic", false}, {"sharded", true}} {
+		t.Run(m.name, func(t *testing.T) {
+			rc := testutil.StartRedisCluster(t, 3)
+			victim := rc.Nodes[0]
+			if m.sharded {
+				slot, err := rc.Nodes[0].Do("CLUSTER", "KEYSLOT", "socket.io#/#")
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, _ := strconv.Atoi(slot)
+				victim = rc.Nodes[min(n/(16384/3), 2)] // StartRedisCluster's even split
+			}
+			cfg := fast(nil)
+			cfg.sharded = m.sharded
+			na := startGoNode(t, "A", rc.URL(), cfg)
+			nb := startGoNode(t, "B", rc.URL(), cfg)
+			nc := testutil.StartNodeClients(t)
+			connect(t, nc, "a1", na)
+			connect(t, nc, "b1", nb)
+			time.Sleep(700 * time.Millisecond) // a canary round: each node has seen the other
+
+			ticks(na, 1, 20)
+			waitTicks(t, nc, "b1", seq(1, 20))
+
+			victim.Kill()
+			time.Sleep(500 * time.Millisecond)
+			ticks(na, 21, 60)
+			waitTicks(t, nc, "a1", seq(1, 60)) // local delivery goes on
+			time.Sleep(300 * time.Millisecond)
+			if got := received(nc, "b1"); len(got) > 60 {
+				t.Fatalf("b1 got %v", got)
+			}
+
+			victim.Start(t)
+			ready(t, na, nb)
+			waitTicks(t, nc, "b1", seq(1, 60))
+			ticks(na, 61, 70)
+			waitTicks(t, nc, "b1", seq(1, 70))
+			waitTicks(t, nc, "a1", seq(1, 70))
+			time.Sleep(300 * time.Millisecond)
+			waitTicks(t, nc, "b1", seq(1, 70)) // nothing twice
+			t.Logf("A %+v\nB %+v", na.cluster.Stats(), nb.cluster.Stats())
+			if na.cluster.Stats().Reconnects+nb.cluster.Stats().Reconnects == 0 {
+				t.Fatal("no node reconnected: the master's death went unnoticed")
+			}
+			if st := na.cluster.Stats(); st.QueueDepth != 0 || st.Drops["queue-full"]+st.Drops["expired"]+st.Drops["invalid"] != 0 {
+				t.Fatalf("stats after recovery %+v", st)
+			}
+		})
+	}
+}
