@@ -973,6 +973,35 @@ func TestUpgradeGetRacingTheUpgradePacketIsRefused(t *testing.T) {
 	ts.checkNoLeaks(t)
 }
 
+// TestUpgradeGetAfterProbeAndUpgradeSentTogetherIsRefused is the official
+// suites' test itself: "2probe" and "5" in one write, then at once a GET on
+// a new connection, which must get 400. The GET may reach the session's
+// loop before the task that handles "2probe" there (its connection is read
+// by that loop directly, the WebSocket by another, which writes "3probe"
+// and posts the task): such a GET came after "3probe" all the same.
+func TestUpgradeGetAfterProbeAndUpgradeSentTogetherIsRefused(t *testing.T) {
+	t.Cleanup(engine.SetUpgradePollHold(time.Minute))
+	ts := startServer(t, engine.Config{}, loop.Options{NumLoops: 2}, nil)
+	for i := range 200 {
+		hs := ts.handshake(t)
+		ts.skipLoops(t, i%2)
+		w := ts.dialWS(t, "transport=websocket&sid="+hs.SID)
+		c := ts.dial(t)
+		w.writeRaw(t, append(frame(finText, []byte("2probe")), frame(finText, []byte("5"))...))
+		c.write(t, get(ts.sidPath(hs.SID)))
+		r, err := c.readResponse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status != 400 {
+			t.Fatalf("iteration %d: GET answered %d %q, want 400", i, r.status, r.body)
+		}
+		c.close()
+		w.expectText(t, "3probe")
+		w.close()
+	}
+}
+
 func TestUpgradeSecondWebSocketWhileUpgradingIsAcceptedThenClosed(t *testing.T) {
 	ts := startServer(t, engine.Config{}, loop.Options{}, nil)
 	hs := ts.handshake(t)

@@ -425,16 +425,18 @@ func (ss *Session) onPollGET(c *loop.Conn, extra []byte) {
 		ss.close(ss.closeReason, false)
 	case len(ss.pending) > 0:
 		ss.flushPolling()
-	case ss.probe != nil && ss.probeAcked:
-		// Upgrading, and this GET came after "3probe" went out. A client
-		// sends "5" only once its last poll has returned, so it may be
-		// waiting for this one (it was sent before "3probe" arrived):
-		// released with a noop after upgradePollHold, as Node's 100 ms
-		// check does. A "5" read meanwhile shows that nobody waits for
-		// it, and completeUpgrade refuses it, as every poll from then on
-		// (answered at once, it would succeed where the same GET a moment
-		// later fails: the official suites' "ignores HTTP requests with
-		// same sid after upgrade" sends the two together).
+	case ss.probeOpen.Load():
+		// Upgrading: this GET came after the probe WebSocket opened (on
+		// another loop, maybe, that has not passed "2probe" or "5" on
+		// yet). A client sends "5" only once its last poll has returned,
+		// so it may be waiting for this one: released with a noop after
+		// upgradePollHold, as Node's 100 ms check does. A "5" read
+		// meanwhile shows that nobody waits for it, and completeUpgrade
+		// refuses it, as every poll from then on. (Released at once, it
+		// would succeed where the same GET a moment later fails: the
+		// official suites' "ignores HTTP requests with same sid after
+		// upgrade" sends "2probe", "5" and the GET together.)
+		ss.pollAfterProbe = true
 		ss.pollRelease.arm(ss.owner.Load(), ss.releasePoll, upgradePollHold)
 	}
 }
@@ -529,6 +531,7 @@ func (s *Server) probeUpgrade(c *loop.Conn, r *loop.Request, ss *Session) {
 	if !c.AcceptWebSocket(r) {
 		return
 	}
+	ss.probeOpen.Store(true) // from now on a GET may come after "3probe"
 	c.SetContext(&probeCtx{s: ss, b64: ss.v3 && wantsBase64(r)})
 	ss.exec(c.Loop(), func() { ss.onProbeOpen(c) })
 }
@@ -538,6 +541,9 @@ func (ss *Session) onProbeOpen(c *loop.Conn) {
 	if ss.state != stateOpen || ss.transport != transportPolling || ss.probe != nil || ss.srv.cfg.DisableUpgrades {
 		// Node accepts the duplicate WebSocket, then closes it.
 		closeConnOn(cur, c, ReasonForcedClose)
+		if ss.probe == nil {
+			ss.probeOpen.Store(false) // no probe after all
+		}
 		return
 	}
 	ss.probe = c
@@ -545,7 +551,7 @@ func (ss *Session) onProbeOpen(c *loop.Conn) {
 	ss.upgradeTimer.arm(cur, func() {
 		if ss.probe != nil {
 			closeConnOn(ss.owner.Load(), ss.probe, ReasonForcedClose)
-			ss.probe = nil
+			ss.probeGone()
 		}
 	}, ss.srv.cfg.UpgradeTimeout)
 }
@@ -565,16 +571,26 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	switch {
 	case !binary && string(data) == "2probe":
 		ss.probeAcked = true // "3probe" went out when the WebSocket's loop read it
-		if ss.pollConn != nil {
+		if ss.pollConn != nil && !ss.pollAfterProbe {
+			// Held since before the probe opened: the client cannot send
+			// "5" before it returns, so it goes at once.
 			ss.answerPoll(ss.ctlBody(bodyNoop))
 		}
 	case !binary && string(data) == "5":
 		ss.completeUpgrade(c)
 	default:
 		closeConnOn(cur, c, ReasonForcedClose)
-		ss.probe = nil
+		ss.probeGone()
 		ss.upgradeTimer.stop()
 	}
+}
+
+// probeGone forgets a probe that failed (owner loop): the session goes on
+// polling, and a GET held as having come after "3probe" is a plain poll.
+func (ss *Session) probeGone() {
+	ss.probe = nil
+	ss.probeOpen.Store(false)
+	ss.pollAfterProbe = false
 }
 
 // completeUpgrade switches the session to the WebSocket and moves its
@@ -582,13 +598,15 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 func (ss *Session) completeUpgrade(c *loop.Conn) {
 	ss.upgradeTimer.stop()
 	ss.pollRelease.stop()
-	if ss.pollConn != nil {
-		// It came after "3probe" (the poll held then was released), and
-		// the client sent "5" without waiting for it: refused, as every
-		// poll from now on.
+	switch {
+	case ss.pollConn != nil && ss.pollAfterProbe:
+		// It came after "3probe", and the client sent "5" without waiting
+		// for it: refused, as every poll from now on.
 		pc, extra := ss.pollConn, ss.pollExtra
-		ss.pollConn, ss.pollExtra = nil, nil
+		ss.pollConn, ss.pollExtra, ss.pollAfterProbe = nil, nil, false
 		ss.badRequest(pc, extra)
+	case ss.pollConn != nil:
+		ss.answerPoll(ss.ctlBody(bodyNoop))
 	}
 	ss.probe = nil
 	ss.transport = transportWebSocket
@@ -771,7 +789,7 @@ func (ss *Session) onConnClosed(c *loop.Conn, reason loop.CloseReason) {
 		ss.ws = nil
 		ss.close(r, false)
 	case ss.probe:
-		ss.probe = nil
+		ss.probeGone()
 		ss.upgradeTimer.stop()
 	case ss.pollConn:
 		// Node: "poll connection closed prematurely".

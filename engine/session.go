@@ -100,26 +100,30 @@ type Session struct {
 	state     sessState
 	transport transport
 	// Engine.IO v3 (Config.AllowEIO3), here where they cost no padding:
-	v3           bool       // fixed at the handshake
-	b64          bool       // v3 polling: the client asked for binary as base64 (b64=1)
-	wsB64        bool       // v3 WebSocket: the same, on the WebSocket's request
-	pendingBin   bool       // v3: pending is in the binary payload format
-	ws           *loop.Conn // WebSocket transport
-	probe        *loop.Conn // WebSocket being probed for an upgrade
-	probeAcked   bool
-	pollConn     *loop.Conn // held GET
-	pollExtra    []byte     // CORS headers for the held GET
-	pending      []byte     // polling: the next GET's payload, already encoded
-	awaitingPong bool
-	hb           loop.Timer // next ping, or the pong deadline
-	upgradeTimer lazyTimer  // armed while a probe WebSocket waits for "5"
-	pollRelease  lazyTimer  // armed while a GET that came after "3probe" is held (upgradePollHold)
-	closeTimer   lazyTimer  // armed while a server close waits for a GET
-	closeReason  Reason
-	straggler    bool // closed by the client; one late GET is still answered "6"
+	v3         bool       // fixed at the handshake
+	b64        bool       // v3 polling: the client asked for binary as base64 (b64=1)
+	wsB64      bool       // v3 WebSocket: the same, on the WebSocket's request
+	pendingBin bool       // v3: pending is in the binary payload format
+	ws         *loop.Conn // WebSocket transport
+	probe      *loop.Conn // WebSocket being probed for an upgrade
+	probeAcked bool
+	// pollAfterProbe: the held GET came after the probe opened (see
+	// onPollGET); "5" refuses it rather than releasing it.
+	pollAfterProbe bool
+	pollConn       *loop.Conn // held GET
+	pollExtra      []byte     // CORS headers for the held GET
+	pending        []byte     // polling: the next GET's payload, already encoded
+	awaitingPong   bool
+	hb             loop.Timer // next ping, or the pong deadline
+	upgradeTimer   lazyTimer  // armed while a probe WebSocket waits for "5"
+	pollRelease    lazyTimer  // armed while a GET that came after "3probe" is held (upgradePollHold)
+	closeTimer     lazyTimer  // armed while a server close waits for a GET
+	closeReason    Reason
+	straggler      bool // closed by the client; one late GET is still answered "6"
 
 	upgraded  atomic.Bool // transport is WebSocket (read by other loops to verify requests)
 	upgrading atomic.Bool // a probe WebSocket sent the upgrade packet: polling requests are refused from then on
+	probeOpen atomic.Bool // a probe WebSocket was accepted (by its loop; see onPollGET)
 	migrating atomic.Bool // ownership is moving to the WebSocket's loop (changed under mu)
 
 	mu          sync.Mutex
@@ -605,7 +609,7 @@ func (s *Session) answerPoll(body []byte) {
 
 func (s *Session) answerPollAs(body []byte, contentType string) {
 	c, extra := s.pollConn, s.pollExtra
-	s.pollConn, s.pollExtra = nil, nil
+	s.pollConn, s.pollExtra, s.pollAfterProbe = nil, nil, false
 	respondOn(s.owner.Load(), c, &loop.Response{
 		Status: 200, ContentType: contentType,
 		Extra: append(extra, "Cache-Control: no-store\r\n"...), Body: body,
