@@ -145,6 +145,13 @@ func (c *Conn) OverCap() bool { return c.Buffered() > c.loop.srv.opts.MaxOutboun
 // of Options.MaxOutboundBytes, or c has closed. One waiter per connection.
 func (c *Conn) NotifyDrained(t Task) { c.loop.waitDrain(c, t, c.loop.srv.opts.MaxOutboundBytes/2) }
 
+// discard consumes n bytes of c's input (all of it for -1), counted in
+// the loop's BytesIn.
+func (c *Conn) discard(n int) {
+	d, _ := c.gc.Discard(n)
+	c.loop.bytesIn.Add(int64(d))
+}
+
 // FlushNow writes c's queued output at once rather than at the end of the
 // loop pass, so that what stays unsent is what the socket would not take
 // (gnet keeps it). Nothing is written while gnet still holds older output:
@@ -156,6 +163,7 @@ func (c *Conn) FlushNow() {
 	b := c.wbuf
 	c.wbuf = nil
 	c.loop.srv.stats.writes.Add(1)
+	c.loop.bytesOut.Add(int64(len(b.B)))
 	_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
 	bytebufferpool.Put(b)
 	if c.flags&(flagPaused|flagClosed) == flagPaused {
@@ -285,7 +293,7 @@ func (c *Conn) onTimer() {
 // serve processes whatever input is buffered.
 func (c *Conn) serve() {
 	if c.flags&flagDiscardInput != 0 {
-		_, _ = c.gc.Discard(-1)
+		c.discard(-1)
 		return
 	}
 	for {
@@ -299,7 +307,7 @@ func (c *Conn) serve() {
 			c.serveWS()
 			return
 		case stateDraining:
-			_, _ = c.gc.Discard(-1)
+			c.discard(-1)
 			return
 		default:
 			return
@@ -385,7 +393,7 @@ func (c *Conn) serveHTTP() {
 			c.flags |= flagAwaiting | flagCloseAfter | flagDiscardInput
 			c.flags &^= flagHeadDone
 			srv.h.ServeHTTP(c, req)
-			_, _ = c.gc.Discard(-1) // the body is never read
+			c.discard(-1) // the body is never read
 			return
 		}
 		if int64(n) < int64(headLen)+bodyLen {
@@ -403,7 +411,7 @@ func (c *Conn) serveHTTP() {
 		}
 		c.hp.Reset()
 		srv.h.ServeHTTP(c, req)
-		_, _ = c.gc.Discard(headLen + int(bodyLen))
+		c.discard(headLen + int(bodyLen))
 	}
 	// A client that keeps sending while its request is held is capped.
 	if c.flags&flagAwaiting != 0 && c.state == stateHTTP &&
@@ -656,6 +664,7 @@ func (c *Conn) flush() {
 		c.wbuf = nil
 		if len(b.B) > 0 {
 			srv.stats.writes.Add(1)
+			c.loop.bytesOut.Add(int64(len(b.B)))
 			_, _ = c.gc.Write(b.B) // on error gnet closes c and OnClose runs
 			bytebufferpool.Put(b)
 			if c.flags&flagClosed != 0 {
@@ -684,7 +693,7 @@ func (c *Conn) flush() {
 			c.state = stateDraining
 			c.flags &^= flagClosing
 			c.armTimer(lingerTimeout)
-			_, _ = c.gc.Discard(-1)
+			c.discard(-1)
 			return
 		}
 	}
@@ -836,7 +845,7 @@ func (c *Conn) serveWS() {
 				bytebufferpool.Put(frag)
 			}
 		}
-		_, _ = c.gc.Discard(total)
+		c.discard(total)
 	}
 }
 

@@ -59,6 +59,11 @@ type Loop struct {
 	// which would wait behind the very tasks it is meant to drain.
 	deferred chan struct{}
 
+	// Bytes consumed from the connections' input and handed to them for
+	// output, written by the loop only (per loop: no cache line shared
+	// with the other loops); Server.Stats sums them.
+	bytesIn, bytesOut atomic.Int64
+
 	dirty   []*Conn // loop only: connections with queued writes or a pending close
 	current *Conn   // loop only: the connection whose OnTraffic is running (closing it must go through gnet's return value)
 	serving *Conn   // loop only: the connection whose input is being parsed right now

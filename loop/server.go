@@ -327,6 +327,11 @@ type Stats struct {
 	// permessage-deflate (Options.Deflate); Inflated the compressed
 	// messages received and inflated.
 	Deflate, Inflated int64
+	// BytesIn counts the bytes read from the connections (requests, frames,
+	// what was refused), BytesOut those written to them (what a full socket
+	// does not take yet is counted when gnet takes it): the wire, headers
+	// and framing included.
+	BytesIn, BytesOut int64
 	Closed            map[string]int64 // by CloseReason name
 }
 
@@ -342,6 +347,10 @@ func (s *Server) Stats() Stats {
 	}
 	for r := CloseReason(1); r < numReasons; r++ {
 		st.Closed[r.String()] = s.stats.closed[r].Load()
+	}
+	for _, l := range s.Loops() {
+		st.BytesIn += l.bytesIn.Load()
+		st.BytesOut += l.bytesOut.Load()
 	}
 	return st
 }
