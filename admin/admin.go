@@ -19,8 +19,11 @@
 // and emit on a namespace, optionally restricted to a room or one socket).
 //
 // Differences from Node: "session" comes after the CONNECT rather than
-// from the middleware; aggregatedEvents counts rawConnection and
-// rawDisconnection (by reason) but not packets or bytes; socket_updated is
+// from the middleware; aggregatedEvents counts rawConnection,
+// rawDisconnection (by reason), and bytesIn and bytesOut as they crossed
+// the wire (HTTP and WebSocket framing included, where Node counts each
+// Engine.IO packet's data) but not packetsIn and packetsOut, which the UI
+// does not show; socket_updated is
 // sent for transport changes (seen on the stats tick), not for changes of
 // socket data; uptime counts from Instrument, not from the process start.
 // Only sockets on this node are reported by the events; the
@@ -131,8 +134,9 @@ type Admin struct {
 }
 
 type engineCounters struct {
-	handshakes int64
-	closed     map[string]int64
+	handshakes        int64
+	closed            map[string]int64
+	bytesIn, bytesOut int64
 }
 
 // Instrument adds the admin namespace to io and starts the statistics
@@ -580,7 +584,8 @@ func (a *Admin) statsLoop() {
 
 func (a *Admin) engineCounters() engineCounters {
 	st := a.io.Engine().Stats()
-	c := engineCounters{handshakes: st.Handshakes, closed: make(map[string]int64, len(st.Closed))}
+	c := engineCounters{handshakes: st.Handshakes, closed: make(map[string]int64, len(st.Closed)),
+		bytesIn: st.Conn.BytesIn, bytesOut: st.Conn.BytesOut}
 	for r, n := range st.Closed {
 		c.closed[string(r)] = n
 	}
@@ -626,6 +631,13 @@ func (a *Admin) stats() serverStats {
 	a.mu.Unlock()
 	if d := cur.handshakes - last.handshakes; d > 0 {
 		st.AggregatedEvents = append(st.AggregatedEvents, aggregatedEvent{Timestamp: ts, Type: "rawConnection", Count: d})
+	}
+	// The dashboard's "bytes received / sent" chart.
+	if d := cur.bytesIn - last.bytesIn; d > 0 {
+		st.AggregatedEvents = append(st.AggregatedEvents, aggregatedEvent{Timestamp: ts, Type: "bytesIn", Count: d})
+	}
+	if d := cur.bytesOut - last.bytesOut; d > 0 {
+		st.AggregatedEvents = append(st.AggregatedEvents, aggregatedEvent{Timestamp: ts, Type: "bytesOut", Count: d})
 	}
 	reasons := make([]string, 0, len(cur.closed))
 	for r := range cur.closed {

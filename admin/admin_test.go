@@ -467,6 +467,38 @@ func TestReadonlyAndProduction(t *testing.T) {
 	}
 }
 
+// TestStatsCountBytes: the aggregated bytesIn and bytesOut (the
+// dashboard's bytes chart) take in what a client sends and receives: an
+// echo of 20,000 bytes shows in both, however the ticks split it.
+func TestStatsCountBytes(t *testing.T) {
+	o := startOurs(t, admin.Options{Mode: admin.Production, StatsInterval: 50 * time.Millisecond}, socketio.Options{})
+	nc := testutil.StartNodeClients(t)
+	if _, err := nc.Connect("admin", testutil.ClientOptions{URL: o.url + "/admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Next("admin", "config", wait); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Connect("u1", testutil.ClientOptions{URL: o.url}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 20_000)
+	if ack, err := nc.Emit("u1", "echo", big); err != nil || len(ack) < 20_000 {
+		t.Fatalf("echo: %d bytes, %v", len(ack), err)
+	}
+	sums := map[string]float64{}
+	nextWhere(t, nc, "admin", "server_stats", func(a []any) bool {
+		for _, e := range a[0].(map[string]any)["aggregatedEvents"].([]any) {
+			m := e.(map[string]any)
+			if ty, _ := m["type"].(string); ty == "bytesIn" || ty == "bytesOut" {
+				n, _ := m["count"].(float64)
+				sums[ty] += n
+			}
+		}
+		return sums["bytesIn"] >= 20_000 && sums["bytesOut"] >= 2*20_000 // the echoed event and the ack
+	})
+}
+
 // TestStatsCountTransports: clientsCount and pollingClientsCount follow the
 // Engine.IO connections by transport, and dynamic namespaces created after
 // Instrument are reported (socket_connected) like the others.
