@@ -547,7 +547,6 @@ func (ss *Session) onProbeOpen(c *loop.Conn) {
 		return
 	}
 	ss.probe = c
-	ss.probeAcked = false
 	ss.upgradeTimer.arm(cur, func() {
 		if ss.probe != nil {
 			closeConnOn(ss.owner.Load(), ss.probe, ReasonForcedClose)
@@ -570,7 +569,7 @@ func (ss *Session) onProbeMessage(c *loop.Conn, data []byte, binary bool) {
 	}
 	switch {
 	case !binary && string(data) == "2probe":
-		ss.probeAcked = true // "3probe" went out when the WebSocket's loop read it
+		// "3probe" went out when the WebSocket's loop read it.
 		if ss.pollConn != nil && !ss.pollAfterProbe {
 			// Held since before the probe opened: the client cannot send
 			// "5" before it returns, so it goes at once.

@@ -106,7 +106,6 @@ type Session struct {
 	pendingBin bool       // v3: pending is in the binary payload format
 	ws         *loop.Conn // WebSocket transport
 	probe      *loop.Conn // WebSocket being probed for an upgrade
-	probeAcked bool
 	// pollAfterProbe: the held GET came after the probe opened (see
 	// onPollGET); "5" refuses it rather than releasing it.
 	pollAfterProbe bool

@@ -327,9 +327,9 @@ type Stats struct {
 	// permessage-deflate (Options.Deflate); Inflated the compressed
 	// messages received and inflated.
 	Deflate, Inflated int64
-	// BytesIn counts the bytes read from the connections (requests, frames,
-	// what was refused), BytesOut those written to them (what a full socket
-	// does not take yet is counted when gnet takes it): the wire, headers
+	// BytesIn counts the bytes consumed from the connections (requests,
+	// frames, what was refused), BytesOut those handed to them for writing
+	// (gnet keeps what a full socket does not take yet): the wire, headers
 	// and framing included.
 	BytesIn, BytesOut int64
 	Closed            map[string]int64 // by CloseReason name
