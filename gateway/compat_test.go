@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"sio/admin"
 	"sio/internal/testutil"
 )
 
@@ -237,6 +239,18 @@ func TestAdminUI(t *testing.T) {
 			t.Errorf("%v accepted", env)
 		}
 	}
+	// -dev lets it start without a password; ADMIN_UI_READONLY takes the
+	// UI's operations away (its config announces none).
+	cfg.Dev, cfg.AdminUIReadOnly = true, true
+	g, err := New(cfg, Options{Logger: quiet()})
+	if err != nil {
+		t.Fatalf("ADMIN_UI without a password in -dev: %v", err)
+	}
+	if f := g.admin.Features(); slices.Contains(f, admin.FeatureDisconnect) || slices.Contains(f, admin.FeatureJoin) {
+		t.Errorf("ADMIN_UI_READONLY: features %v still offer operations", f)
+	}
+	g.admin.Close()
+	cfg.Dev, cfg.AdminUIReadOnly = false, false
 	cfg.AdminUIPassword, cfg.AdminUIUsername = "not a bcrypt hash", "ops"
 	if _, err := New(cfg, Options{Logger: quiet()}); err == nil {
 		t.Error("a password that is no bcrypt hash was accepted")
